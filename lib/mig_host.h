@@ -24,6 +24,9 @@ int mig_host_validate(const char *host, size_t len, char **errmsg);
 /* Parse "HOST [option...]\n". 0, or -EINVAL (*errmsg set) and *req untouched. */
 int mig_request_parse(const char *buf, size_t len, MigRequest *req, char **errmsg);
 void mig_request_clear(MigRequest *req);
+/* True when the write is the word `cancel` (same trimming as mig_request_parse). Test it
+ * first: "cancel" is also a valid host name and mig_request_parse accepts it as one. */
+bool mig_request_is_cancel(const char *buf, size_t len);
 /* TEMPLATE with every %h replaced by req->host (and %% by %). NULL if TEMPLATE has another
  * % sequence. */
 char *mig_uri_build(const char *template_uri, const MigRequest *req);
