@@ -1,0 +1,32 @@
+/* fs_inode.h - inode numbers for tree nodes, as the kernel knows them. */
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+
+#include "tree.h"
+
+typedef struct FsNode FsNode;
+
+typedef struct {
+    fuse_ino_t ino;
+    fuse_ino_t parent;
+    char *name;
+    TreeNode tn;
+} FsNodeRef;   /* a copy taken under the table lock */
+
+void ino_table_init(Tree *tree);
+void ino_table_free(void);
+/* Copy of node INO (its TreeNode deep-copied). -ENOENT when unknown. */
+int ino_get(fuse_ino_t ino, FsNodeRef *out);
+void ino_ref_clear(FsNodeRef *r);
+/* The child NAME of PARENT with tree node TN (ownership taken): found or created, and its
+ * lookup count raised by one. Returns the inode number. */
+fuse_ino_t ino_lookup_add(fuse_ino_t parent, const char *name, TreeNode *tn);
+/* Undo one lookup (FUSE forget). */
+void ino_forget(fuse_ino_t ino, uint64_t nlookup);
+/* The child inode of PARENT named NAME if the kernel knows it, else 0. */
+fuse_ino_t ino_child(fuse_ino_t parent, const char *name);
+/* Every known node in the subtree below INO (not INO itself), as copies. */
+GArray *ino_subtree(fuse_ino_t ino);
+guint ino_count(void);

@@ -1,0 +1,40 @@
+/* conn.h - one libvirt connection: its domain cache kept fresh by domain events on
+ * libvirt's event loop thread, a worker that refreshes snapshots, and reconnection. */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#include "dom_cache.h"
+
+typedef struct DomConn DomConn;
+
+/* Register libvirt's event loop implementation and run it on its own thread. Must be called
+ * once, before any connection is opened. 0 or -errno. */
+int conn_event_loop_start(void);
+
+/* Open URI (NULL: libvirt's default resolution, as virsh), load every domain, subscribe to
+ * events. NAME (may be NULL) names the connection in a several-host tree; otherwise the
+ * connection's hostname does. CHANGE_FN gets every cache change (see dom_cache.h). */
+DomConn *conn_open(const char *name, const char *uri, DomCacheChangeFn change_fn,
+                   void *opaque, GError **error);
+void conn_close(DomConn *c);
+
+DomCache *conn_cache(DomConn *c);
+const char *conn_name(DomConn *c);
+/* The content of .domfs/connection. */
+char *conn_describe(DomConn *c);
+gboolean conn_is_connected(DomConn *c);
+/* A new reference to the libvirt connection, or NULL while reconnecting (-> ENOTCONN). */
+virConnectPtr conn_get_virt(DomConn *c);
+/* Called whenever the connected/reconnecting status changes (on the worker thread). */
+void conn_set_status_fn(DomConn *c, void (*fn)(DomConn *c, void *opaque), void *opaque);
+
+/* Re-read one domain from libvirt now and publish it with EVENT (may be NULL). Used after
+ * a write so the new value is readable when the write returns. 0 or -errno. */
+int conn_refresh_domain(DomConn *c, const char *uuid, const char *event);
+/* Record a failed write on the guest's `error` file (and the daemon log). */
+void conn_record_error(DomConn *c, const char *uuid, const char *file, int err,
+                       const char *msg);
+/* Publish a new migrate status line for the guest. */
+void conn_set_migrate_status(DomConn *c, const char *uuid, const char *status);
