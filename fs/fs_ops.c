@@ -572,33 +572,45 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 }
 
 static void
+fs_write_interrupt(fuse_req_t req, void *data)
+{
+    tree_migrate_interrupt(fs_state.tree, data);
+}
+
+static int
+fs_do_write(fuse_req_t req, const FsNodeRef *r, const char *buf, size_t size, off_t off)
+{
+    g_autoptr(DomInfo) d = NULL;
+
+    if (off != 0) {
+        /* one value per write, like sysfs: a second or appended chunk is refused */
+        if (!(d = tree_guest_info(fs_state.tree, &r->tn)))
+            return -EINVAL;
+        return act_refuse(tree_conn(fs_state.tree, r->tn.conn), d, r->name, EINVAL,
+                          "write at offset %lld refused: write the whole value at once",
+                          (long long)off);
+    }
+    /* a blocking migration is aborted when its writer is interrupted (Ctrl-C) */
+    if (r->tn.kind == TN_GUEST_FILE && g_strcmp0(r->name, "migrate") == 0)
+        fuse_req_interrupt_func(req, fs_write_interrupt, (void *)&r->tn);
+    return tree_write(fs_state.tree, &r->tn, buf, size);
+}
+
+static void
 fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
          struct fuse_file_info *fi)
 {
     FsNodeRef r = { 0 };
-    g_autoptr(DomInfo) d = NULL;
     int ret;
 
-    if ((ret = ino_get(ino, &r)) < 0)
-        goto reply;
-    if (off != 0) {
-        /* one value per write, like sysfs: a second or appended chunk is refused */
-        if ((d = tree_guest_info(fs_state.tree, &r.tn)))
-            ret = act_refuse(tree_conn(fs_state.tree, r.tn.conn), d,
-                             r.name, EINVAL, "write at offset %lld refused: write the "
-                             "whole value at once", (long long)off);
-        else
-            ret = -EINVAL;
-        goto reply;
-    }
-    ret = tree_write(fs_state.tree, &r.tn, buf, size);
-
- reply:
-    ino_ref_clear(&r);
+    if ((ret = ino_get(ino, &r)) == 0)
+        ret = fs_do_write(req, &r, buf, size, off);
+    /* reply before freeing R: the interrupt callback may use it until the reply */
     if (ret < 0)
         fuse_reply_err(req, -ret);
     else
         fuse_reply_write(req, size);
+    ino_ref_clear(&r);
 }
 
 static void

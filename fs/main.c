@@ -438,6 +438,7 @@ main(int argc, char **argv)
         fs_state.consoles[i] = cons_registry_new(&fs_state.policies[i], opts.console_max);
     }
     fs_state.tree = tree_new((DomConn **)conns->pdata, conns->len, conns->len > 1);
+    tree_set_migrate_uri(fs_state.tree, opts.migrate_uri);
     if (conns->len > 1)
         fs_state.top_events = ev_stream_new(4096);
     fs_events_setup();

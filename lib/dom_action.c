@@ -11,8 +11,12 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "dev_model.h"
+#include "dev_update.h"
 #include "state_word.h"
 #include "verr.h"
+
+static unsigned int act_affect_flags(virDomainPtr dom);
 
 /* User text inside an error message: printable, bounded. */
 static char *
@@ -203,23 +207,76 @@ act_metadata(DomConn *c, const DomInfo *d, const char *file, const char *buf, si
     gboolean title = strcmp(file, "title") == 0;
     g_autofree char *v = NULL;
     virDomainPtr dom = NULL;
-    unsigned int flags = VIR_DOMAIN_AFFECT_CURRENT;
-    int active;
+    unsigned int flags;
     int ret;
 
     if ((ret = act_take_value(c, d, file, buf, len, title, &v)) < 0)
         return ret;
     if (!(dom = act_lookup(c, d, file, &ret)))
         return ret;
-    active = virDomainIsActive(dom);
     /* live and persistent config together, like virsh desc --live --config */
-    if (active == 1 && virDomainIsPersistent(dom) == 1)
-        flags = VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
+    flags = act_affect_flags(dom);
     if (virDomainSetMetadata(dom, title ? VIR_DOMAIN_METADATA_TITLE :
                              VIR_DOMAIN_METADATA_DESCRIPTION,
                              *v ? v : NULL, NULL, NULL, flags) < 0) {
         ret = act_fail(c, d, file);
         goto cleanup;
+    }
+    ret = 0;
+    conn_refresh_domain(c, d->uuid, NULL);
+
+ cleanup:
+    virDomainFree(dom);
+    return ret;
+}
+
+/* Flags for a change that should reach the running guest and, where libvirt allows, its
+ * persistent config too. */
+static unsigned int
+act_affect_flags(virDomainPtr dom)
+{
+    if (virDomainIsActive(dom) == 1 && virDomainIsPersistent(dom) == 1)
+        return VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
+    return VIR_DOMAIN_AFFECT_CURRENT;
+}
+
+int
+act_device(DomConn *c, const DomInfo *d, int kind, const char *dev, const char *field,
+           const char *buf, size_t len)
+{
+    g_autofree char *v = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *errmsg = NULL;
+    g_autofree char *file = g_strdup_printf("devices/%s/%s/%s", dev_kind_dir(kind), dev, field);
+    const DevEntry *e = dev_model_find(dom_info_devices(d), kind, dev);
+    virDomainPtr dom = NULL;
+    unsigned int flags;
+    int ret;
+
+    if (!e)
+        return -ENOENT;
+    if ((ret = act_take_value(c, d, file, buf, len, TRUE, &v)) < 0)
+        return ret;
+    if (kind == DEV_DISK && strcmp(field, "source") == 0)
+        ret = dev_update_disk_source(e->values[dev_field_index(kind, "xml")], v, &xml, &errmsg);
+    else if (kind == DEV_IFACE && strcmp(field, "link_state") == 0)
+        ret = dev_update_link_state(e->values[dev_field_index(kind, "xml")], g_strstrip(v),
+                                    &xml, &errmsg);
+    else
+        return -EACCES;
+    if (ret < 0)
+        return act_refuse(c, d, file, -ret, "%s", errmsg ? errmsg : "invalid value");
+    if (!(dom = act_lookup(c, d, file, &ret)))
+        return ret;
+    flags = act_affect_flags(dom);
+    if (virDomainUpdateDeviceFlags(dom, xml, flags) < 0) {
+        /* the persistent config may lack the device (hot-plugged): the live guest only */
+        if (flags == VIR_DOMAIN_AFFECT_CURRENT ||
+            virDomainUpdateDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+            ret = act_fail(c, d, file);
+            goto cleanup;
+        }
+        virResetLastError();
     }
     ret = 0;
     conn_refresh_domain(c, d->uuid, NULL);

@@ -15,6 +15,11 @@ int act_state(DomConn *c, const DomInfo *d, const char *buf, size_t len);
 int act_autostart(DomConn *c, const DomInfo *d, const char *buf, size_t len);
 /* FILE is "title" or "description" */
 int act_metadata(DomConn *c, const DomInfo *d, const char *file, const char *buf, size_t len);
+/* A device file: a cdrom's/floppy's `source` (a path inserts, empty ejects) or an
+ * interface's `link_state` (up/down), through virDomainUpdateDeviceFlags with the element
+ * rebuilt by libxml2 from the current one. KIND is a DevKind. */
+int act_device(DomConn *c, const DomInfo *d, int kind, const char *dev, const char *field,
+               const char *buf, size_t len);
 /* Record a refusal decided before libvirt was asked (bad input). Returns -ERR. */
 int act_refuse(DomConn *c, const DomInfo *d, const char *file, int err, const char *fmt, ...)
     G_GNUC_PRINTF(5, 6);

@@ -10,17 +10,19 @@
 #include <string.h>
 
 #include "dom_action.h"
+#include "mig_run.h"
 #include "state_word.h"
 
 struct Tree {
     DomConn **conns;
     guint n_conns;
     bool multi;
+    MigEnv mig;
 };
 
 typedef enum {
     GF_STATE, GF_REASON, GF_UUID, GF_ID, GF_VCPUS, GF_MEMORY, GF_AUTOSTART,
-    GF_PERSISTENT, GF_TITLE, GF_DESCRIPTION, GF_XML, GF_ERROR, GF_CONSOLE,
+    GF_PERSISTENT, GF_TITLE, GF_DESCRIPTION, GF_XML, GF_ERROR, GF_CONSOLE, GF_MIGRATE,
     GF_N
 } GuestFile;
 
@@ -42,6 +44,7 @@ static const struct {
     [GF_XML] = { "xml", false, TF_SNAPSHOT },
     [GF_ERROR] = { "error", false, TF_SNAPSHOT },
     [GF_CONSOLE] = { "console.log", false, TF_CONSOLE },
+    [GF_MIGRATE] = { "migrate", true, TF_SNAPSHOT },
 };
 
 typedef enum { DF_CONNECTION, DF_EVENTS, DF_METRICS, DF_N } DomfsFile;
@@ -66,6 +69,9 @@ tree_new(DomConn **conns, guint n_conns, bool multi)
     t->conns = g_memdup2(conns, sizeof(*conns) * n_conns);
     t->n_conns = n_conns;
     t->multi = multi;
+    t->mig.uri_template = "qemu+ssh://%h/system";
+    t->mig.conns = t->conns;
+    t->mig.n_conns = n_conns;
     return t;
 }
 
@@ -88,6 +94,12 @@ DomConn *
 tree_conn(Tree *t, int index)
 {
     return index >= 0 && (guint)index < t->n_conns ? t->conns[index] : NULL;
+}
+
+void
+tree_set_migrate_uri(Tree *t, const char *uri_template)
+{
+    t->mig.uri_template = uri_template;
 }
 
 bool
@@ -461,6 +473,9 @@ tree_render_guest_file(const DomInfo *d, int index, GString *out)
         if (out->len > 0 && out->str[out->len - 1] == '\n')
             return 0;
         break;
+    case GF_MIGRATE:
+        g_string_append(out, d->migrate);
+        break;
     case GF_ERROR:
         if (d->error)
             g_string_append(out, d->error);
@@ -537,9 +552,30 @@ tree_write(Tree *t, const TreeNode *n, const char *buf, size_t len)
         case GF_TITLE:
         case GF_DESCRIPTION:
             return act_metadata(c, d, guest_files[n->index].name, buf, len);
+        case GF_MIGRATE:
+            return mig_write(c, d, &t->mig, buf, len);
         default:
             break;
         }
     }
+    if (n->kind == TN_DEV_FILE) {
+        TreeAttr attr;
+
+        if (tree_guest_node_attr(d, n, &attr) < 0)
+            return -ENOENT;
+        if (!attr.writable)
+            return -EACCES;
+        return act_device(c, d, n->devkind, n->dev, dev_fields(n->devkind)[n->index], buf,
+                          len);
+    }
     return -EACCES;
+}
+
+void
+tree_migrate_interrupt(Tree *t, const TreeNode *n)
+{
+    g_autoptr(DomInfo) d = tree_guest_info(t, n);
+
+    if (d)
+        mig_cancel(tree_conn(t, n->conn), d->uuid);
 }

@@ -59,6 +59,10 @@ void tree_free(Tree *t);
 guint tree_n_conns(Tree *t);
 DomConn *tree_conn(Tree *t, int index);
 bool tree_is_multi(Tree *t);
+/* -o migrate_uri (the string must outlive the tree) */
+void tree_set_migrate_uri(Tree *t, const char *uri_template);
+/* Abort the running migration of the guest of guest-level node N (a writer interrupted). */
+void tree_migrate_interrupt(Tree *t, const TreeNode *n);
 
 void tree_node_clear(TreeNode *n);
 void tree_node_copy(TreeNode *dst, const TreeNode *src);
