@@ -147,6 +147,23 @@ notify_diff_guest(fuse_ino_t guest_ino, const DomInfo *a, const DomInfo *b)
     }
 }
 
+/* Every known inode below a guest directory that vanished, was renamed or (re)appeared:
+ * the kernel may hand an inode number back to a new guest of the same name, and a page
+ * cache of the same size would otherwise survive (FUSE compares sizes only). */
+static void
+notify_inval_guest_tree(fuse_ino_t root, const char *dirname)
+{
+    fuse_ino_t guest_ino = ino_child(root, dirname);
+    g_autoptr(GArray) nodes = NULL;
+
+    if (!guest_ino)
+        return;
+    notify_inval_inode(guest_ino);
+    nodes = ino_subtree(guest_ino);
+    for (guint i = 0; i < nodes->len; i++)
+        notify_inval_inode(g_array_index(nodes, FsNodeRef, i).ino);
+}
+
 /* A guest name as one token of an event line. */
 static char *
 notify_event_name(const char *dirname)
@@ -172,10 +189,14 @@ notify_process(NotifyItem *it)
     fuse_ino_t guest_ino;
 
     if (root) {
-        if (old_dir && (!new_dir || renamed))
+        if (old_dir && (!new_dir || renamed)) {
+            notify_inval_guest_tree(root, old_dir);
             notify_inval_entry(root, old_dir);
-        if (new_dir && (!old_dir || renamed))
+        }
+        if (new_dir && (!old_dir || renamed)) {
+            notify_inval_guest_tree(root, new_dir);
             notify_inval_entry(root, new_dir);
+        }
         if (!old_dir || !new_dir || renamed)
             notify_inval_inode(root);
         if (old_dir && new_dir && !renamed && (guest_ino = ino_child(root, new_dir)))
