@@ -38,3 +38,13 @@ int cons_open(ConsLog *log, ConsHandle **out);
 /* Bytes at handle offset OFF; 0 at the current end (the handle grows as the log grows). */
 ssize_t cons_read(ConsHandle *h, uint64_t off, char *buf, size_t size);
 void cons_close(ConsHandle *h);
+
+/* Tuning and test hooks (not needed by fs/). */
+/* Bound the registry to MAX_LOGS logs (default 4096); a log may be evicted when it has no
+ * open handle and was last used IDLE_USEC ago or earlier (default 60 s), so that a
+ * ConsLog pointer obtained just before stays valid while it is being used. */
+void cons_registry_set_limits(ConsRegistry *reg, guint max_logs, gint64 idle_usec);
+guint cons_registry_count(ConsRegistry *reg);
+/* TRUE: resolve paths with the openat(2) component walk, as on kernels without
+ * openat2(2) (the fallback is otherwise only taken on ENOSYS). */
+void cons_force_walk(gboolean force);
