@@ -167,17 +167,97 @@ out:
     return doc;
 }
 
+/* libvirt writes XML with its own escaping (virBufferEscapeString: & < > ' ") and single
+ * quotes around attribute values; libxml2's serializer would use double quotes. So that
+ * `xml` files hold an element exactly as libvirt reports it, serialize in libvirt's style,
+ * keeping the document's own whitespace text nodes. */
+static void
+dev_xml_escape(GString *out, const char *s, gboolean attr)
+{
+    for (; s && *s; s++) {
+        /* in an attribute, a literal tab or newline would come back as a space */
+        if (attr && (*s == '\t' || *s == '\n' || *s == '\r')) {
+            g_string_append_printf(out, "&#%d;", *s);
+            continue;
+        }
+        switch (*s) {
+        case '&': g_string_append(out, "&amp;"); break;
+        case '<': g_string_append(out, "&lt;"); break;
+        case '>': g_string_append(out, "&gt;"); break;
+        case '\'': g_string_append(out, "&apos;"); break;
+        case '"': g_string_append(out, "&quot;"); break;
+        default: g_string_append_c(out, *s); break;
+        }
+    }
+}
+
+static void
+dev_xml_qname(GString *out, const xmlNs *ns, const xmlChar *name)
+{
+    if (ns && ns->prefix)
+        g_string_append_printf(out, "%s:", (const char *)ns->prefix);
+    g_string_append(out, (const char *)name);
+}
+
+static void
+dev_xml_write(GString *out, const xmlNode *node, unsigned int depth)
+{
+    if (depth > 256)
+        return;   /* libvirt device XML is a few levels deep; parsing already bounds it */
+    switch (node->type) {
+    case XML_ELEMENT_NODE:
+        g_string_append_c(out, '<');
+        dev_xml_qname(out, node->ns, node->name);
+        for (const xmlNs *ns = node->nsDef; ns; ns = ns->next) {
+            g_string_append(out, ns->prefix ? " xmlns:" : " xmlns");
+            if (ns->prefix)
+                g_string_append(out, (const char *)ns->prefix);
+            g_string_append(out, "='");
+            dev_xml_escape(out, (const char *)ns->href, TRUE);
+            g_string_append_c(out, '\'');
+        }
+        for (const xmlAttr *a = node->properties; a; a = a->next) {
+            xmlChar *v = xmlNodeListGetString(node->doc, a->children, 1);
+
+            g_string_append_c(out, ' ');
+            dev_xml_qname(out, a->ns, a->name);
+            g_string_append(out, "='");
+            dev_xml_escape(out, (const char *)v, TRUE);
+            g_string_append_c(out, '\'');
+            xmlFree(v);
+        }
+        if (!node->children) {
+            g_string_append(out, "/>");
+            break;
+        }
+        g_string_append_c(out, '>');
+        for (const xmlNode *c = node->children; c; c = c->next)
+            dev_xml_write(out, c, depth + 1);
+        g_string_append(out, "</");
+        dev_xml_qname(out, node->ns, node->name);
+        g_string_append_c(out, '>');
+        break;
+    case XML_TEXT_NODE:
+        dev_xml_escape(out, (const char *)node->content, FALSE);
+        break;
+    case XML_CDATA_SECTION_NODE:
+        g_string_append_printf(out, "<![CDATA[%s]]>", (const char *)node->content);
+        break;
+    case XML_COMMENT_NODE:
+        g_string_append_printf(out, "<!--%s-->", (const char *)node->content);
+        break;
+    default:
+        break;
+    }
+}
+
 char *
 dev_xml_dump(xmlDoc *doc, xmlNode *node)
 {
-    xmlBuffer *buf = xmlBufferCreate();
-    char *ret = NULL;
+    GString *out = g_string_new(NULL);
 
-    if (buf && xmlNodeDump(buf, doc, node, 0, 0) >= 0)
-        ret = g_strndup((const char *)xmlBufferContent(buf), (gsize)xmlBufferLength(buf));
-    if (buf)
-        xmlBufferFree(buf);
-    return ret;
+    dev_xml_write(out, node, 0);
+    return g_string_free(out, FALSE);
 }
 
 /* ---- small tree helpers ---------------------------------------------------------- */

@@ -123,9 +123,9 @@ test_insert_into_empty(void)
     assert_same_disk(before, after);
     g_assert_cmpint(count_children(out, "source"), ==, 1);
     /* where libvirt writes it: right after <driver>, on a line of its own */
-    g_assert_nonnull(strstr(out, "<driver name=\"qemu\" type=\"raw\"/>\n"
-                                 "      <source file=\"/isos/new.iso\"/>\n"
-                                 "      <target dev=\"hdd\" bus=\"ide\"/>"));
+    g_assert_nonnull(strstr(out, "<driver name='qemu' type='raw'/>\n"
+                                 "      <source file='/isos/new.iso'/>\n"
+                                 "      <target dev='hdd' bus='ide'/>"));
 }
 
 static void
@@ -135,8 +135,8 @@ test_insert_without_driver(void)
     g_autofree char *out = update_ok(disk, "/isos/a.iso");
 
     g_assert_cmpstr(out, ==,
-                    "<disk type=\"file\" device=\"cdrom\"><source file=\"/isos/a.iso\"/>"
-                    "<target dev=\"hdc\" bus=\"ide\"/></disk>");
+                    "<disk type='file' device='cdrom'><source file='/isos/a.iso'/>"
+                    "<target dev='hdc' bus='ide'/></disk>");
 }
 
 static void
@@ -156,8 +156,8 @@ test_replace(void)
     g_assert_cmpint(count_children(out, "backingStore"), ==, 0);
     g_assert_cmpint(count_children(out, "boot"), ==, 1);
     /* no blank line left where <backingStore/> was */
-    g_assert_nonnull(strstr(out, "<source file=\"/isos/other.iso\"/>\n"
-                                 "      <target dev=\"hdc\" bus=\"ide\" tray=\"open\"/>"));
+    g_assert_nonnull(strstr(out, "<source file='/isos/other.iso'/>\n"
+                                 "      <target dev='hdc' bus='ide' tray='open'/>"));
 }
 
 static void
@@ -213,7 +213,7 @@ test_block_cdrom(void)
     g_assert_cmpstr(val(after, DEV_DISK, "type"), ==, "block");
     g_assert_cmpstr(val(after, DEV_DISK, "source"), ==, "/dev/sr1");
     /* a source's own children stay */
-    g_assert_nonnull(strstr(out, "<seclabel model=\"dac\" relabel=\"no\"/>"));
+    g_assert_nonnull(strstr(out, "<seclabel model='dac' relabel='no'/>"));
     g_assert_null(strstr(out, "file="));
 }
 
@@ -248,9 +248,9 @@ test_volume_cdrom_becomes_file(void)
     g_autofree char *out = update_ok(disk, "/isos/b.iso");
 
     g_assert_cmpstr(out, ==,
-                    "<disk type=\"file\" device=\"cdrom\"><driver name=\"qemu\" type=\"raw\"/>"
-                    "<source startupPolicy=\"optional\" file=\"/isos/b.iso\"/>"
-                    "<target dev=\"hdc\" bus=\"ide\"/><readonly/></disk>");
+                    "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+                    "<source startupPolicy='optional' file='/isos/b.iso'/>"
+                    "<target dev='hdc' bus='ide'/><readonly/></disk>");
 }
 
 static void
@@ -262,7 +262,7 @@ test_keeps_startup_policy(void)
 
     g_assert_cmpstr(val(after, DEV_DISK, "source"), ==,
                     "/rhev/data-center/mnt/iso.example.com:_isos/RHEL-9.4.iso");
-    g_assert_nonnull(strstr(out, "startupPolicy=\"optional\""));
+    g_assert_nonnull(strstr(out, "startupPolicy='optional'"));
     g_assert_cmpint(count_children(out, "source"), ==, 1);
 }
 
@@ -291,7 +291,7 @@ test_special_characters(void)
     {
         g_autofree char *out = update_ok(disk, paths[0]);
 
-        g_assert_nonnull(strstr(out, "file=\"/isos/it's &quot;quoted&quot; &lt;b&gt; &amp; c.iso\""));
+        g_assert_nonnull(strstr(out, "file='/isos/it&apos;s &quot;quoted&quot; &lt;b&gt; &amp; c.iso'"));
     }
 }
 
@@ -379,16 +379,16 @@ test_link_state(void)
     g_assert_cmpstr(val(down_m, DEV_IFACE, "link_state"), ==, "down");
     g_assert_cmpstr(val(down_m, DEV_IFACE, "source"), ==, "0000:3b:10.2");
     g_assert_cmpint(count_children(down_out, "link"), ==, 1);
-    g_assert_true(g_str_has_suffix(down_out, "<address type=\"pci\" domain=\"0x0000\" "
-                                             "bus=\"0x07\" slot=\"0x00\" function=\"0x0\"/>\n"
-                                             "      <link state=\"down\"/>\n"
+    g_assert_true(g_str_has_suffix(down_out, "<address type='pci' domain='0x0000' "
+                                             "bus='0x07' slot='0x00' function='0x0'/>\n"
+                                             "      <link state='down'/>\n"
                                              "    </interface>"));
     {
         g_autofree char *bare = NULL;
 
         g_assert_cmpint(dev_update_link_state("<interface type='user'/>", "down", &bare, NULL),
                         ==, 0);
-        g_assert_cmpstr(bare, ==, "<interface type=\"user\"><link state=\"down\"/></interface>");
+        g_assert_cmpstr(bare, ==, "<interface type='user'><link state='down'/></interface>");
     }
 
     /* writing the current state changes nothing */
