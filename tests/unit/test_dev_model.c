@@ -581,7 +581,7 @@ test_hostile_values(void)
                             "file='/images/a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos;.img'"));
     g_assert_nonnull(strstr(val(dev_model_find(m, DEV_DISK, "tab%09and%0Anewline"), DEV_DISK,
                                 "xml"),
-                            "dev=\"tab&#9;and&#10;newline\""));
+                            "dev='tab&#9;and&#10;newline'"));
 
     /* a trailing newline is never part of a value; an inner one is kept */
     e = dev_model_find(m, DEV_DISK, "vda");
