@@ -242,10 +242,11 @@ notify_start(void)
 void
 notify_stop(void)
 {
-    NotifyItem *it = g_new0(NotifyItem, 1);
+    NotifyItem *it;
 
     if (!notify_thread)
         return;
+    it = g_new0(NotifyItem, 1);
     it->stop = true;
     g_async_queue_push(notify_queue, it);
     g_thread_join(notify_thread);

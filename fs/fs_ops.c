@@ -361,11 +361,18 @@ fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* ---- files ---- */
 
+/* Open files by handle. The kernel has been seen (6.x, page-cache readahead) to send a
+ * RELEASE while a READ of the same handle is still being answered; handles are therefore
+ * reference-counted and looked up in this set, so a late READ finds nothing (EBADF)
+ * instead of freed memory. */
+static GMutex fs_files_lock;
+static GHashTable *fs_files;
+
 static void
-fs_file_free(FsFile *f)
+fs_file_clear(gpointer p)
 {
-    if (!f)
-        return;
+    FsFile *f = p;
+
     if (f->content)
         g_string_free(f->content, TRUE);
     if (f->console)
@@ -374,7 +381,52 @@ fs_file_free(FsFile *f)
     if (f->ph)
         fuse_pollhandle_destroy(f->ph);
     g_mutex_clear(&f->ph_lock);
-    g_free(f);
+}
+
+static void
+fs_file_unref(FsFile *f)
+{
+    if (f)
+        g_atomic_rc_box_release_full(f, fs_file_clear);
+}
+
+static void
+fs_file_publish(FsFile *f, struct fuse_file_info *fi)
+{
+    g_mutex_lock(&fs_files_lock);
+    if (!fs_files)
+        fs_files = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_add(fs_files, f);
+    g_mutex_unlock(&fs_files_lock);
+    fi->fh = (uint64_t)(uintptr_t)f;
+}
+
+/* A new reference to the open file of FI, or NULL when it was released. */
+static FsFile *
+fs_file_get(struct fuse_file_info *fi)
+{
+    FsFile *f = (FsFile *)(uintptr_t)fi->fh;
+
+    g_mutex_lock(&fs_files_lock);
+    if (fs_files && g_hash_table_contains(fs_files, f))
+        g_atomic_rc_box_acquire(f);
+    else
+        f = NULL;
+    g_mutex_unlock(&fs_files_lock);
+    return f;
+}
+
+/* Remove FI's file from the set; returns the set's reference. */
+static FsFile *
+fs_file_take(struct fuse_file_info *fi)
+{
+    FsFile *f = (FsFile *)(uintptr_t)fi->fh;
+
+    g_mutex_lock(&fs_files_lock);
+    if (!fs_files || !g_hash_table_remove(fs_files, f))
+        f = NULL;
+    g_mutex_unlock(&fs_files_lock);
+    return f;
 }
 
 static EvStream *
@@ -422,7 +474,7 @@ fs_open_file(const TreeNode *tn, const TreeAttr *attr, struct fuse_file_info *fi
              FsFile **out)
 {
     g_autoptr(GString) content = NULL;
-    FsFile *f = g_new0(FsFile, 1);
+    FsFile *f = g_atomic_rc_box_new0(FsFile);
     ConsLog *log;
     int ret;
 
@@ -463,7 +515,7 @@ fs_open_file(const TreeNode *tn, const TreeAttr *attr, struct fuse_file_info *fi
     return 0;
 
  error:
-    fs_file_free(f);
+    fs_file_unref(f);
     return ret;
 }
 
@@ -500,9 +552,9 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, -ret);
         return;
     }
-    fi->fh = (uint64_t)(uintptr_t)f;
+    fs_file_publish(f, fi);
     if (fuse_reply_open(req, fi) != 0)
-        fs_file_free(f);
+        fs_file_unref(fs_file_take(fi));
 }
 
 static void
@@ -539,9 +591,8 @@ fs_read_events(fuse_req_t req, FsFile *f, size_t size, struct fuse_file_info *fi
 }
 
 static void
-fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+fs_read_file(fuse_req_t req, FsFile *f, size_t size, off_t off, struct fuse_file_info *fi)
 {
-    FsFile *f = (FsFile *)(uintptr_t)fi->fh;
     g_autofree char *buf = NULL;
     ssize_t n;
 
@@ -569,6 +620,19 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
         fs_read_events(req, f, size, fi);
         return;
     }
+}
+
+static void
+fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    FsFile *f = fs_file_get(fi);
+
+    if (!f) {
+        fuse_reply_err(req, EBADF);
+        return;
+    }
+    fs_read_file(req, f, size, off, fi);
+    fs_file_unref(f);
 }
 
 static void
@@ -616,14 +680,17 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 static void
 fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    FsFile *f = (FsFile *)(uintptr_t)fi->fh;
+    FsFile *f = fs_file_take(fi);
 
-    if (f->kind == FH_EVENTS) {
+    if (f && f->kind == FH_EVENTS) {
         g_mutex_lock(&fs_pollers_lock);
         g_ptr_array_remove_fast(fs_pollers, f);
         g_mutex_unlock(&fs_pollers_lock);
+        /* a reader blocked in this handle's read returns now */
+        f->interrupted = 1;
+        ev_reader_wake(f->events);
     }
-    fs_file_free(f);
+    fs_file_unref(f);
     fuse_reply_err(req, 0);
 }
 
@@ -631,13 +698,14 @@ static void
 fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
         struct fuse_pollhandle *ph)
 {
-    FsFile *f = (FsFile *)(uintptr_t)fi->fh;
+    FsFile *f = fs_file_get(fi);
     unsigned revents = 0;
 
-    if (f->kind != FH_EVENTS) {
+    if (!f || f->kind != FH_EVENTS) {
         if (ph)
             fuse_pollhandle_destroy(ph);
         fuse_reply_poll(req, POLLIN);
+        fs_file_unref(f);
         return;
     }
     g_mutex_lock(&f->ph_lock);
@@ -650,6 +718,7 @@ fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
         revents |= POLLIN;
     g_mutex_unlock(&f->ph_lock);
     fuse_reply_poll(req, revents);
+    fs_file_unref(f);
 }
 
 /* ---- what the tree never allows ---- */

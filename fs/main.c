@@ -347,6 +347,41 @@ main_detach_stdio(void)
         g_warning("chdir /: %s", g_strerror(errno));
 }
 
+static void
+main_free_state(FsOpts *opts, GPtrArray *conns)
+{
+    for (guint i = 0; i < conns->len; i++) {
+        if (fs_state.consoles)
+            cons_registry_free(fs_state.consoles[i]);
+        if (fs_state.policies) {
+            g_strfreev(fs_state.policies[i].log_dirs);
+            g_free(fs_state.policies[i].log_root);
+        }
+    }
+    for (guint i = 0; fs_state.events && i < opts->conns->len; i++)
+        ev_stream_free(fs_state.events[i]);
+    ev_stream_free(fs_state.top_events);
+    g_free(fs_state.events);
+    g_free(fs_state.consoles);
+    g_free(fs_state.policies);
+    ino_table_free();
+    tree_free(fs_state.tree);
+    for (guint i = 0; i < conns->len; i++)
+        conn_close(conns->pdata[i]);
+    for (guint i = 0; i < opts->conns->len; i++) {
+        FsConnOpt *co = &g_array_index(opts->conns, FsConnOpt, i);
+
+        g_free(co->name);
+        g_free(co->uri);
+        g_free(co->log_root);
+    }
+    g_array_unref(opts->conns);
+    g_free(opts->migrate_uri);
+    g_free(opts->log_dirs);
+    g_free(opts->log_root);
+    memset(&fs_state, 0, sizeof(fs_state));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -474,8 +509,8 @@ main(int argc, char **argv)
     fs_state.se = NULL;
  out:
     main_notify_parent(&notify_fd, 1);
-    for (guint i = 0; i < conns->len; i++)
-        conn_close(conns->pdata[i]);
+    notify_stop();
+    main_free_state(&opts, conns);
     free(cl.mountpoint);
     fuse_opt_free_args(&args);
     return ret ? 1 : 0;
