@@ -22,15 +22,28 @@ domfs_mount() {
     return 1
 }
 
+# Unmount and check the daemon: it must exit by itself, with status 0 (under the
+# sanitizers a memory error or leak makes that status non-zero).
+DOMFS_DAEMON_FAILED=0
 domfs_umount() {
-    local mnt=$1 entry pid
+    local mnt=$1 entry pid="" keep=() rc
     for entry in "${DOMFS_MOUNTS[@]}"; do
-        [ "${entry%%:*}" = "$mnt" ] && pid=${entry##*:}
+        if [ "${entry%%:*}" = "$mnt" ]; then pid=${entry##*:}; else keep+=("$entry"); fi
     done
+    DOMFS_MOUNTS=("${keep[@]}")
     fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
-    if [ -n "${pid:-}" ]; then
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    [ -n "$pid" ] || return 0
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "# domfs (pid $pid) did not exit 5 s after unmounting $mnt"
         kill -9 "$pid" 2>/dev/null
+        DOMFS_DAEMON_FAILED=1
+    fi
+    wait "$pid" 2>/dev/null; rc=$?
+    if [ "$rc" != 0 ] && [ "$rc" != 127 ]; then
+        echo "# domfs (pid $pid) exited with status $rc; its log:"
+        sed 's/^/#   /' "$mnt.log" | tail -40
+        DOMFS_DAEMON_FAILED=1
     fi
     return 0
 }
@@ -44,4 +57,11 @@ trap domfs_cleanup EXIT
 
 # A scratch directory for the test, removed at exit.
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/domfs-test.XXXXXX")
-trap 'domfs_cleanup; rm -rf "$TEST_TMP"' EXIT
+domfs_exit_trap() {
+    local rc=$?
+    domfs_cleanup
+    rm -rf "$TEST_TMP"
+    [ "$DOMFS_DAEMON_FAILED" = 0 ] || exit 1
+    exit $rc
+}
+trap domfs_exit_trap EXIT
