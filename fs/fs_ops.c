@@ -74,6 +74,10 @@ fs_console_log(const TreeNode *tn, char **why)
 
     if (!d || !d->console_log || !*d->console_log)
         return NULL;
+    /* a remote host's log paths mean nothing here without a log root */
+    if (!fs_state.policies[tn->conn].log_root &&
+        conn_is_remote(tree_conn(fs_state.tree, tn->conn)))
+        return NULL;
     if (cons_resolve(&fs_state.policies[tn->conn], d->console_log, &local, why) < 0)
         return NULL;
     return cons_registry_get(fs_state.consoles[tn->conn], local);

@@ -470,6 +470,9 @@ main(int argc, char **argv)
 
         fs_state.policies[i].log_dirs = g_strsplit(opts.log_dirs, ":", -1);
         fs_state.policies[i].log_root = g_strdup(co->log_root ? co->log_root : opts.log_root);
+        if (!fs_state.policies[i].log_root && conn_is_remote(conns->pdata[i]))
+            conn_set_note(conns->pdata[i], "console unavailable: remote connection without a "
+                          "log root (--log-root NAME=DIR)");
         fs_state.consoles[i] = cons_registry_new(&fs_state.policies[i], opts.console_max);
     }
     fs_state.tree = tree_new((DomConn **)conns->pdata, conns->len, conns->len > 1);

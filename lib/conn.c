@@ -47,6 +47,7 @@ struct DomConn {
     GArray *callback_ids;    /* of int */
     gboolean connected;
     char *last_error;        /* why the last (re)connect attempt failed */
+    char *note;
     void (*status_fn)(DomConn *c, void *opaque);
     void *status_opaque;
 
@@ -485,6 +486,7 @@ conn_close(DomConn *c)
     g_free(c->libvirt_version);
     g_free(c->driver);
     g_free(c->last_error);
+    g_free(c->note);
     g_mutex_clear(&c->lock);
     g_free(c);
 }
@@ -499,6 +501,28 @@ const char *
 conn_name(DomConn *c)
 {
     return c->name;
+}
+
+gboolean
+conn_is_remote(DomConn *c)
+{
+    g_autoptr(GUri) uri = NULL;
+    gboolean remote;
+
+    g_mutex_lock(&c->lock);
+    uri = g_uri_parse(c->uri ? c->uri : "", G_URI_FLAGS_NON_DNS, NULL);
+    g_mutex_unlock(&c->lock);
+    remote = uri && g_uri_get_host(uri) && *g_uri_get_host(uri);
+    return remote;
+}
+
+void
+conn_set_note(DomConn *c, const char *note)
+{
+    g_mutex_lock(&c->lock);
+    g_free(c->note);
+    c->note = g_strdup(note);
+    g_mutex_unlock(&c->lock);
 }
 
 gboolean
@@ -546,6 +570,8 @@ conn_describe(DomConn *c)
     g_string_append_printf(s, "status %s\n", c->connected ? "connected" : "reconnecting");
     if (!c->connected && c->last_error)
         g_string_append_printf(s, "last_error %s\n", c->last_error);
+    if (c->note)
+        g_string_append_printf(s, "%s\n", c->note);
     g_mutex_unlock(&c->lock);
     g_string_append_printf(s, "guests %u\n", dom_cache_size(c->cache));
     return g_string_free(s, FALSE);

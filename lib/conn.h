@@ -22,6 +22,10 @@ void conn_close(DomConn *c);
 
 DomCache *conn_cache(DomConn *c);
 const char *conn_name(DomConn *c);
+/* True when the URI names a host (qemu+ssh://h/system): its log paths are not ours. */
+gboolean conn_is_remote(DomConn *c);
+/* A line added to .domfs/connection (e.g. why console.log is empty). */
+void conn_set_note(DomConn *c, const char *note);
 /* The content of .domfs/connection. */
 char *conn_describe(DomConn *c);
 gboolean conn_is_connected(DomConn *c);
