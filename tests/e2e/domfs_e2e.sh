@@ -27,7 +27,11 @@ _dx_exit() {
     local rc=$?
     dx_umount_all
     [ ${#DX_RM[@]} = 0 ] || rm -f -- "${DX_RM[@]}"
-    [ -n "$DX_MNTDIR" ] && rmdir "$DX_MNTDIR"/* "$DX_MNTDIR" 2>/dev/null
+    # the mount points and daemon logs (their tails are printed on a failure); never
+    # anything while a mount is still there
+    if [ -n "$DX_MNTDIR" ] && ! grep -qF " $DX_MNTDIR/" /proc/self/mountinfo; then
+        rm -rf --one-file-system -- "$DX_MNTDIR"
+    fi
     (exit "$rc")
     e2e_cleanup_all
 }
