@@ -104,6 +104,29 @@ ino_ref_clear(FsNodeRef *r)
 }
 
 fuse_ino_t
+ino_lookup_unique(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
+{
+    static guint64 serial;
+    g_autofree char *key = NULL;
+    FsNode *parent;
+    FsNode *n;
+    fuse_ino_t ino = 0;
+
+    g_mutex_lock(&ino_lock);
+    parent = g_hash_table_lookup(ino_by_num, &parent_ino);
+    if (parent) {
+        /* a key no name can collide with: '/' never occurs in a name */
+        key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, name, ++serial);
+        n = ino_node_new(ino_next++, parent, key, tn);
+        n->nlookup = 1;
+        ino = n->ino;
+    }
+    g_mutex_unlock(&ino_lock);
+    tree_node_clear(tn);
+    return ino;
+}
+
+fuse_ino_t
 ino_lookup_add(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
 {
     FsNode *parent;

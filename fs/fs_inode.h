@@ -23,6 +23,8 @@ void ino_ref_clear(FsNodeRef *r);
 /* The child NAME of PARENT with tree node TN (ownership taken): found or created, and its
  * lookup count raised by one. Returns the inode number. */
 fuse_ino_t ino_lookup_add(fuse_ino_t parent, const char *name, TreeNode *tn);
+/* Like ino_lookup_add, but always a new inode (see fs_ops.c: files whose writes block). */
+fuse_ino_t ino_lookup_unique(fuse_ino_t parent, const char *name, TreeNode *tn);
 /* Undo one lookup (FUSE forget). */
 void ino_forget(fuse_ino_t ino, uint64_t nlookup);
 /* The child inode of PARENT named NAME if the kernel knows it, else 0. */

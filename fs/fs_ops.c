@@ -29,6 +29,7 @@ typedef enum {
 
 typedef struct {
     FsFileKind kind;
+    bool append;          /* opened O_APPEND: writes are refused (one value per write) */
     GString *content;
     ConsHandle *console;
     EvReader *events;
@@ -66,21 +67,28 @@ fs_attr_timeout(const TreeAttr *attr)
     return attr->flavor == TF_SNAPSHOT ? 1.0 : 0.0;
 }
 
-static ConsLog *
-fs_console_log(const TreeNode *tn, char **why)
+/* The console log of a guest: *OUT is NULL when it has none (an empty file); -EACCES when
+ * its path is outside the allowed directories (logged, never opened). */
+static int
+fs_console_log(const TreeNode *tn, ConsLog **out)
 {
     g_autoptr(DomInfo) d = tree_guest_info(fs_state.tree, tn);
     g_autofree char *local = NULL;
+    g_autofree char *why = NULL;
 
+    *out = NULL;
     if (!d || !d->console_log || !*d->console_log)
-        return NULL;
+        return 0;
     /* a remote host's log paths mean nothing here without a log root */
     if (!fs_state.policies[tn->conn].log_root &&
         conn_is_remote(tree_conn(fs_state.tree, tn->conn)))
-        return NULL;
-    if (cons_resolve(&fs_state.policies[tn->conn], d->console_log, &local, why) < 0)
-        return NULL;
-    return cons_registry_get(fs_state.consoles[tn->conn], local);
+        return 0;
+    if (cons_resolve(&fs_state.policies[tn->conn], d->console_log, &local, &why) < 0) {
+        g_warning("%s: console.log refused: %s", d->name, why ? why : d->console_log);
+        return -EACCES;
+    }
+    *out = cons_registry_get(fs_state.consoles[tn->conn], local);
+    return 0;
 }
 
 /* Size of a file as a read would return it now. */
@@ -106,7 +114,8 @@ fs_file_size(const TreeNode *tn, const TreeAttr *attr, off_t *size)
         *size = (off_t)s->len;
         return 0;
     case TF_CONSOLE:
-        if ((log = fs_console_log(tn, NULL)) && cons_log_size(log, &sz) < 0)
+        /* stat works on a refused log (size 0); open says EACCES */
+        if (fs_console_log(tn, &log) == 0 && log && cons_log_size(log, &sz) < 0)
             sz = 0;
         *size = (off_t)sz;
         return 0;
@@ -140,6 +149,17 @@ fs_fill_stat(fuse_ino_t ino, const TreeNode *tn, const TreeAttr *attr, struct st
 
 /* ---- lookup, attributes ---- */
 
+/* A write to `migrate` blocks until the migration ends, and the kernel holds the file's
+ * inode lock meanwhile: a second `echo cancel > migrate` (O_TRUNC needs that lock) would
+ * wait behind it. So every lookup of `migrate` yields a fresh inode, with no entry caching:
+ * each open gets its own lock. */
+static bool
+fs_is_blocking_file(const TreeNode *tn)
+{
+    return tn->kind == TN_GUEST_FILE && g_strcmp0(tree_guest_file_name(tn->index),
+                                                  "migrate") == 0;
+}
+
 static int
 fs_entry(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
 {
@@ -159,12 +179,17 @@ fs_entry(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
         tree_node_clear(&tn);
         return ret;
     }
-    e->ino = ino_lookup_add(parent, name, &tn);
+    if (fs_is_blocking_file(&tn)) {
+        e->ino = ino_lookup_unique(parent, name, &tn);
+        e->entry_timeout = 0;
+    } else {
+        e->ino = ino_lookup_add(parent, name, &tn);
+        e->entry_timeout = FS_TIMEOUT_LONG;
+    }
     if (!e->ino)
         return -ENOENT;
     e->attr.st_ino = e->ino;
     e->attr_timeout = fs_attr_timeout(&attr);
-    e->entry_timeout = FS_TIMEOUT_LONG;
     return 0;
 }
 
@@ -501,7 +526,9 @@ fs_open_file(const TreeNode *tn, const TreeAttr *attr, struct fuse_file_info *fi
         break;
     case TF_CONSOLE:
         f->kind = FH_CONSOLE;
-        if ((log = fs_console_log(tn, NULL)) && (ret = cons_open(log, &f->console)) < 0)
+        if ((ret = fs_console_log(tn, &log)) < 0)
+            goto error;
+        if (log && (ret = cons_open(log, &f->console)) < 0)
             goto error;
         fi->direct_io = 1;
         break;
@@ -548,7 +575,8 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             goto reply;
         }
     }
-    ret = fs_open_file(&r.tn, &attr, fi, &f);
+    if ((ret = fs_open_file(&r.tn, &attr, fi, &f)) == 0)
+        f->append = (fi->flags & O_APPEND) != 0;
 
  reply:
     ino_ref_clear(&r);
@@ -646,17 +674,21 @@ fs_write_interrupt(fuse_req_t req, void *data)
 }
 
 static int
-fs_do_write(fuse_req_t req, const FsNodeRef *r, const char *buf, size_t size, off_t off)
+fs_do_write(fuse_req_t req, const FsNodeRef *r, const char *buf, size_t size, off_t off,
+            bool append)
 {
     g_autoptr(DomInfo) d = NULL;
 
-    if (off != 0) {
+    /* an append (>>) is refused even at offset 0: after `: > f` the kernel believes the
+     * file is empty, and a value must never be taken as a second part of another */
+    if (off != 0 || append) {
         /* one value per write, like sysfs: a second or appended chunk is refused */
         if (!(d = tree_guest_info(fs_state.tree, &r->tn)))
             return -EINVAL;
         return act_refuse(tree_conn(fs_state.tree, r->tn.conn), d, r->name, EINVAL,
-                          "write at offset %lld refused: write the whole value at once",
-                          (long long)off);
+                          append ? "append refused: write the whole value at once (>)"
+                                 : "write at offset %lld refused: write the whole value "
+                                   "at once", (long long)off);
     }
     /* a blocking migration is aborted when its writer is interrupted (Ctrl-C) */
     if (r->tn.kind == TN_GUEST_FILE && g_strcmp0(r->name, "migrate") == 0)
@@ -669,10 +701,12 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
          struct fuse_file_info *fi)
 {
     FsNodeRef r = { 0 };
-    int ret;
+    FsFile *f = fs_file_get(fi);
+    int ret = -EBADF;
 
-    if ((ret = ino_get(ino, &r)) == 0)
-        ret = fs_do_write(req, &r, buf, size, off);
+    if (f && (ret = ino_get(ino, &r)) == 0)
+        ret = fs_do_write(req, &r, buf, size, off, f->append);
+    fs_file_unref(f);
     /* reply before freeing R: the interrupt callback may use it until the reply */
     if (ret < 0)
         fuse_reply_err(req, -ret);

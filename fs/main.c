@@ -503,6 +503,9 @@ main(int argc, char **argv)
     ret = cl.singlethread ? fuse_session_loop(fs_state.se)
                           : fuse_session_loop_mt(fs_state.se, loop_cfg);
     fuse_loop_cfg_destroy(loop_cfg);
+    /* stopped by a signal (SIGTERM, SIGINT, SIGHUP): a normal end */
+    if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+        ret = 0;
     fuse_session_unmount(fs_state.se);
  out_signals:
     fuse_remove_signal_handlers(fs_state.se);

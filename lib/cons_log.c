@@ -87,6 +87,7 @@
 typedef struct {
     dev_t dev;
     ino_t ino;
+    int64_t btime;  /* birth time (ns), 0 when the filesystem has none */
     uint64_t vstart;
     uint64_t length;
     int idx; /* where the file was last seen: -1 is NAME, k is NAME.k */
@@ -96,9 +97,24 @@ typedef struct {
 typedef struct {
     dev_t dev;
     ino_t ino;
+    int64_t btime;
     uint64_t size;
     int idx;
 } ConsSeen;
+
+/* Birth time of DIRFD/NAME (or of DIRFD itself when NAME is ""), in ns; 0 when unknown.
+ * An inode number alone is not an identity: libvirt deletes old logs on a restart and the
+ * filesystem hands the freed number to the next new file. */
+static int64_t
+cons_btime(int dirfd, const char *name)
+{
+    struct statx stx;
+    int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+
+    if (statx(dirfd, name, flags, STATX_BTIME, &stx) < 0 || !(stx.stx_mask & STATX_BTIME))
+        return 0;
+    return (int64_t)stx.stx_btime.tv_sec * 1000000000 + stx.stx_btime.tv_nsec;
+}
 
 struct ConsLog {
     GMutex lock;
@@ -546,16 +562,17 @@ cons_scan(ConsLog *log, int dirfd, ConsSeen *seen, int *n_seen, const char **rea
             continue;
         }
         missing = 0;
-        seen[n++] = (ConsSeen){ st.st_dev, st.st_ino, (uint64_t)st.st_size, idx };
+        seen[n++] = (ConsSeen){ st.st_dev, st.st_ino, cons_btime(dirfd, name),
+                                (uint64_t)st.st_size, idx };
     }
     *n_seen = n;
     return ret;
 }
 
 static gboolean
-cons_same_file(dev_t dev, ino_t ino, dev_t dev2, ino_t ino2)
+cons_same_file(dev_t dev, ino_t ino, int64_t btime, dev_t dev2, ino_t ino2, int64_t btime2)
 {
-    return dev == dev2 && ino == ino2;
+    return dev == dev2 && ino == ino2 && (!btime || !btime2 || btime == btime2);
 }
 
 /* Fold a scan (newest name first) into the segments; see the top of the file. */
@@ -574,7 +591,8 @@ cons_merge(ConsLog *log, const ConsSeen *seen, int n_seen)
         gboolean dup = FALSE;
 
         for (int j = 0; j < nf && !dup; j++)
-            dup = cons_same_file(files[j].dev, files[j].ino, seen[i].dev, seen[i].ino);
+            dup = cons_same_file(files[j].dev, files[j].ino, files[j].btime,
+                                 seen[i].dev, seen[i].ino, seen[i].btime);
         if (!dup)
             files[nf++] = seen[i];
     }
@@ -586,7 +604,8 @@ cons_merge(ConsLog *log, const ConsSeen *seen, int n_seen)
             const ConsSeg *s = &g_array_index(log->segs, ConsSeg, k);
             gboolean growable = k == nseg - 1 && s->vstart + s->length == log->v_end;
 
-            if (!cons_same_file(s->dev, s->ino, files[i].dev, files[i].ino))
+            if (!cons_same_file(s->dev, s->ino, s->btime, files[i].dev, files[i].ino,
+                                files[i].btime))
                 continue;
             if (!growable && files[i].size != s->length)
                 break; /* same inode number, other file: it is new or ignored */
@@ -620,7 +639,8 @@ cons_merge(ConsLog *log, const ConsSeen *seen, int n_seen)
         g_array_append_val(out, s);
     }
     for (int i = first_new; i < nf; i++) {
-        ConsSeg s = { files[i].dev, files[i].ino, log->v_end, files[i].size, files[i].idx, -1 };
+        ConsSeg s = { files[i].dev, files[i].ino, files[i].btime, log->v_end, files[i].size,
+                      files[i].idx, -1 };
 
         log->v_end += files[i].size;
         g_array_append_val(out, s);
@@ -714,7 +734,7 @@ cons_seg_fd(ConsLog *log, guint k, int dirfd, int *fd_out)
         ret = cons_refuse(log, -EACCES, "not a regular file");
         goto out;
     }
-    if (!cons_same_file(st.st_dev, st.st_ino, s->dev, s->ino)) {
+    if (!cons_same_file(st.st_dev, st.st_ino, cons_btime(fd, ""), s->dev, s->ino, s->btime)) {
         ret = -ESTALE;
         goto out;
     }

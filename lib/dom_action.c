@@ -86,13 +86,16 @@ act_take_value(DomConn *c, const DomInfo *d, const char *file, const char *buf, 
     return 0;
 }
 
+/* The libvirt call for ACT from STATE; *CALLED false when the guest is already there.
+ * Actions that need a running guest are refused here (EBUSY, "operation invalid in the
+ * current state") so every driver answers alike. 0, -1 (libvirt error) or -EBUSY. */
 static int
-act_state_call(virDomainPtr dom, StateAction act, int state, gboolean *done)
+act_state_call(virDomainPtr dom, StateAction act, int state, gboolean *called)
 {
     gboolean active = state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED &&
                       state != VIR_DOMAIN_NOSTATE;
 
-    *done = TRUE;
+    *called = TRUE;
     switch (act) {
     case STATE_ACT_START:
         if (state == VIR_DOMAIN_PAUSED)
@@ -111,21 +114,23 @@ act_state_call(virDomainPtr dom, StateAction act, int state, gboolean *done)
             return virDomainDestroy(dom);
         break;
     case STATE_ACT_SUSPEND:
+        if (!active)
+            return -EBUSY;
         if (state != VIR_DOMAIN_PAUSED)
             return virDomainSuspend(dom);
         break;
     case STATE_ACT_RESUME:
         if (state == VIR_DOMAIN_PAUSED)
             return virDomainResume(dom);
-        if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED)
-            break;
-        return virDomainResume(dom);   /* libvirt says why it cannot */
+        if (!active)
+            return -EBUSY;
+        break;
     case STATE_ACT_REBOOT:
-        return virDomainReboot(dom, 0);
+        return active ? virDomainReboot(dom, 0) : -EBUSY;
     case STATE_ACT_RESET:
-        return virDomainReset(dom, 0);
+        return active ? virDomainReset(dom, 0) : -EBUSY;
     }
-    *done = FALSE;
+    *called = FALSE;
     return 0;
 }
 
@@ -152,8 +157,16 @@ act_state(DomConn *c, const DomInfo *d, const char *buf, size_t len)
     }
     if (!(dom = act_lookup(c, d, "state", &ret)))
         return ret;
-    if (virDomainGetState(dom, &state, &reason, 0) < 0 ||
-        act_state_call(dom, act, state, &called) < 0) {
+    if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+        ret = act_fail(c, d, "state");
+        goto cleanup;
+    }
+    if ((ret = act_state_call(dom, act, state, &called)) == -EBUSY) {
+        ret = act_refuse(c, d, "state", EBUSY, "cannot %s: the guest is %s",
+                         state_action_name(act), state_name(state));
+        goto cleanup;
+    }
+    if (ret < 0) {
         ret = act_fail(c, d, "state");
         goto cleanup;
     }

@@ -80,6 +80,7 @@ mig_progress_line(virDomainPtr dom)
     int type = 0;
     unsigned long long processed = 0;
     unsigned long long total = 0;
+    unsigned long long remaining = 0;
     unsigned long long bps = 0;
     char *line;
 
@@ -89,12 +90,14 @@ mig_progress_line(virDomainPtr dom)
     }
     virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
     virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_REMAINING, &remaining);
     virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
     virTypedParamsFree(params, nparams);
     if (type == VIR_DOMAIN_JOB_NONE)
         return NULL;
+    /* processed counts re-sent dirty pages and can pass total: progress is what remains */
     line = g_strdup_printf("running %llu %llu/%llu bytes %.1f MiB/s",
-                           total ? MIN(processed * 100 / total, 100ULL) : 0ULL,
+                           total ? (total - MIN(remaining, total)) * 100 / total : 0ULL,
                            processed, total, bps / 1048576.0);
     return line;
 }
@@ -244,7 +247,8 @@ mig_run(DomConn *c, const DomInfo *d, const MigEnv *env, const MigRequest *req)
         status = g_strdup_printf("completed %s %.1fs", req->host,
                                  (g_get_monotonic_time() - t0) / (double)G_USEC_PER_SEC);
         ret = 0;
-    } else if (job.cancelled) {
+    } else if (job.cancelled || ret == -ECANCELED) {
+        /* by us, or by anyone else (virsh domjobabort) */
         status = g_strdup("cancelled");
         conn_record_error(c, d->uuid, "migrate", ECANCELED, msg);
         ret = -ECANCELED;
