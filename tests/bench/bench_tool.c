@@ -520,7 +520,15 @@ domfs_startup(const char *mnt, const char *uri, const char *domfs, const char *l
 
         run_once(um);
     }
-    waitpid(pid, &status, 0);
+    /* a mount namespace created meanwhile (e.g. a private libvirtd's unshare -m) keeps a
+     * copy of the mount, and domfs running: do not wait for it forever */
+    for (int i = 0; waitpid(pid, &status, WNOHANG) == 0; i++) {
+        if (i == 1000)
+            kill(pid, SIGTERM);
+        if (i == 1400)
+            kill(pid, SIGKILL);
+        usleep(10000);
+    }
     return t1 - t0;
 }
 

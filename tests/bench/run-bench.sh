@@ -81,6 +81,11 @@ mount_domfs() {
 }
 umount_domfs() {   # MNT PID
     fusermount3 -u "$1" 2>/dev/null
+    # a mount namespace created meanwhile (another test's unshare -m) keeps a copy of
+    # the mount and domfs alive: stop it after 10 s
+    local i
+    for ((i = 0; i < 200; i++)); do kill -0 "$2" 2>/dev/null || break; sleep 0.05; done
+    kill "$2" 2>/dev/null
     wait "$2" 2>/dev/null
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
