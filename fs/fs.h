@@ -49,6 +49,9 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* fs_notify.c: kernel cache invalidation after cache changes, then the events line. */
 void notify_start(void);
 void notify_stop(void);
+/* Invalidate INO's attributes and pages soon, from the notifier thread (never from a
+ * request handler). */
+void notify_inval_later(fuse_ino_t ino);
 /* The cache listener of connection CONN (opaque = GINT_TO_POINTER(conn)). */
 void notify_cache_change(DomInfo *old_info, DomInfo *new_info, const char *event,
                          void *opaque);

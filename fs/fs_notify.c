@@ -15,6 +15,7 @@
 
 typedef struct {
     int conn;
+    fuse_ino_t inval_ino;   /* just invalidate this inode */
     DomInfo *old_info;
     DomInfo *new_info;
     char *event;
@@ -50,6 +51,15 @@ notify_inval_inode(fuse_ino_t ino)
 {
     if (fs_state.se && ino)
         fuse_lowlevel_notify_inval_inode(fs_state.se, ino, 0, 0);
+}
+
+void
+notify_inval_later(fuse_ino_t ino)
+{
+    NotifyItem *it = g_new0(NotifyItem, 1);
+
+    it->inval_ino = ino;
+    g_async_queue_push(notify_queue, it);
 }
 
 static void
@@ -223,7 +233,9 @@ notify_main(gpointer data)
         NotifyItem *it = g_async_queue_pop(notify_queue);
         bool stop = it->stop;
 
-        if (!stop)
+        if (it->inval_ino)
+            notify_inval_inode(it->inval_ino);
+        else if (!stop)
             notify_process(it);
         notify_item_free(it);
         if (stop)

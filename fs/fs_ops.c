@@ -31,6 +31,9 @@ typedef struct {
     FsFileKind kind;
     bool append;          /* opened O_APPEND: writes are refused (one value per write) */
     GString *content;
+    DomInfo *snap;        /* the snapshot CONTENT was rendered from, if any */
+    bool cached;          /* opened with keep_cache: the kernel keeps what we return */
+    TreeNode tn;
     ConsHandle *console;
     EvReader *events;
     volatile int interrupted;
@@ -91,9 +94,44 @@ fs_console_log(const TreeNode *tn, ConsLog **out)
     return 0;
 }
 
-/* Size of a file as a read would return it now. */
+/* Content of a snapshot or connection file now. *USED (may be NULL) gets the snapshot it
+ * was rendered from (a new reference; NULL for the connection file). */
 static int
-fs_file_size(const TreeNode *tn, const TreeAttr *attr, off_t *size)
+fs_render(const TreeNode *tn, GString *out, DomInfo **used)
+{
+    DomInfo *d;
+    int ret;
+
+    if (tn->kind != TN_GUEST_FILE && tn->kind != TN_DEV_FILE)
+        return tree_read(fs_state.tree, tn, out);
+    if (!(d = tree_guest_info(fs_state.tree, tn)))
+        return -ENOENT;
+    ret = tree_render(d, tn, out);
+    if (used && ret == 0)
+        *used = d;
+    else
+        dom_info_unref(d);
+    return ret;
+}
+
+/* After a reply built from snapshot USED: if the guest changed meanwhile, the notifier may
+ * already have invalidated the inode before our (old) reply reached the kernel, which
+ * would then keep the old value until the next change; so invalidate once more. */
+static void
+fs_recheck(fuse_ino_t ino, const TreeNode *tn, DomInfo *used)
+{
+    g_autoptr(DomInfo) cur = NULL;
+
+    if (!used)
+        return;
+    cur = tree_guest_info(fs_state.tree, tn);
+    if (cur != used)
+        notify_inval_later(ino);
+}
+
+/* Size of a file as a read would return it now (see fs_render for USED). */
+static int
+fs_file_size(const TreeNode *tn, const TreeAttr *attr, off_t *size, DomInfo **used)
 {
     g_autoptr(GString) s = NULL;
     ConsLog *log;
@@ -104,7 +142,7 @@ fs_file_size(const TreeNode *tn, const TreeAttr *attr, off_t *size)
     case TF_SNAPSHOT:
     case TF_CONNECTION:
         s = g_string_new(NULL);
-        if ((ret = tree_read(fs_state.tree, tn, s)) < 0)
+        if ((ret = fs_render(tn, s, used)) < 0)
             return ret;
         *size = (off_t)s->len;
         return 0;
@@ -127,13 +165,14 @@ fs_file_size(const TreeNode *tn, const TreeAttr *attr, off_t *size)
 }
 
 static int
-fs_fill_stat(fuse_ino_t ino, const TreeNode *tn, const TreeAttr *attr, struct stat *st)
+fs_fill_stat(fuse_ino_t ino, const TreeNode *tn, const TreeAttr *attr, struct stat *st,
+             DomInfo **used)
 {
     off_t size = 0;
     int ret;
 
     memset(st, 0, sizeof(*st));
-    if (!attr->is_dir && (ret = fs_file_size(tn, attr, &size)) < 0)
+    if (!attr->is_dir && (ret = fs_file_size(tn, attr, &size, used)) < 0)
         return ret;
     st->st_ino = ino;
     st->st_mode = fs_mode(attr);
@@ -160,8 +199,11 @@ fs_is_blocking_file(const TreeNode *tn)
                                                   "migrate") == 0;
 }
 
+/* Look NAME up in PARENT. *USED and *TN_OUT (both may be NULL) get the snapshot the
+ * attributes came from and the node, for fs_recheck() after the reply. */
 static int
-fs_entry(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
+fs_entry(fuse_ino_t parent, const char *name, struct fuse_entry_param *e, DomInfo **used,
+         TreeNode *tn_out)
 {
     FsNodeRef p = { 0 };
     TreeNode tn = { 0 };
@@ -175,10 +217,12 @@ fs_entry(fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
     ino_ref_clear(&p);
     if (ret < 0)
         return ret;
-    if ((ret = fs_fill_stat(0, &tn, &attr, &e->attr)) < 0) {
+    if ((ret = fs_fill_stat(0, &tn, &attr, &e->attr, used)) < 0) {
         tree_node_clear(&tn);
         return ret;
     }
+    if (tn_out)
+        tree_node_copy(tn_out, &tn);
     if (fs_is_blocking_file(&tn)) {
         e->ino = ino_lookup_unique(parent, name, &tn);
         e->entry_timeout = 0;
@@ -197,7 +241,9 @@ static void
 fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct fuse_entry_param e;
-    int ret = fs_entry(parent, name, &e);
+    g_autoptr(DomInfo) used = NULL;
+    TreeNode tn = { 0 };
+    int ret = fs_entry(parent, name, &e, &used, &tn);
 
     if (ret == -ENOENT) {
         /* a negative entry: fs_notify.c invalidates it when the name appears */
@@ -212,6 +258,9 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     }
     if (fuse_reply_entry(req, &e) != 0)
         ino_forget(e.ino, 1);
+    else
+        fs_recheck(e.ino, &tn, used);
+    tree_node_clear(&tn);
 }
 
 static void
@@ -230,7 +279,7 @@ fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 }
 
 static int
-fs_stat_ino(fuse_ino_t ino, struct stat *st, TreeAttr *attr)
+fs_stat_ino(fuse_ino_t ino, struct stat *st, TreeAttr *attr, DomInfo **used, TreeNode *tn)
 {
     FsNodeRef r = { 0 };
     int ret;
@@ -238,7 +287,9 @@ fs_stat_ino(fuse_ino_t ino, struct stat *st, TreeAttr *attr)
     if ((ret = ino_get(ino, &r)) < 0)
         return ret;
     if ((ret = tree_stat(fs_state.tree, &r.tn, attr)) == 0)
-        ret = fs_fill_stat(ino, &r.tn, attr, st);
+        ret = fs_fill_stat(ino, &r.tn, attr, st, used);
+    if (tn)
+        tree_node_copy(tn, &r.tn);
     ino_ref_clear(&r);
     return ret;
 }
@@ -248,12 +299,17 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct stat st;
     TreeAttr attr;
-    int ret = fs_stat_ino(ino, &st, &attr);
+    g_autoptr(DomInfo) used = NULL;
+    TreeNode tn = { 0 };
+    int ret = fs_stat_ino(ino, &st, &attr, &used, &tn);
 
-    if (ret < 0)
+    if (ret < 0) {
         fuse_reply_err(req, -ret);
-    else
+    } else {
         fuse_reply_attr(req, &st, fs_attr_timeout(&attr));
+        fs_recheck(ino, &tn, used);
+    }
+    tree_node_clear(&tn);
 }
 
 static void
@@ -262,7 +318,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *in, int to_set,
 {
     struct stat st;
     TreeAttr attr;
-    int ret = fs_stat_ino(ino, &st, &attr);
+    int ret = fs_stat_ino(ino, &st, &attr, NULL, NULL);
 
     if (ret < 0) {
         fuse_reply_err(req, -ret);
@@ -347,7 +403,7 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
             name = de->name;
             if (plus) {
-                if (fs_entry(ino, name, &e) < 0)
+                if (fs_entry(ino, name, &e, NULL, NULL) < 0)
                     continue;   /* gone since opendir */
             } else {
                 e.attr.st_ino = ino_child(ino, name);
@@ -404,6 +460,8 @@ fs_file_clear(gpointer p)
 
     if (f->content)
         g_string_free(f->content, TRUE);
+    dom_info_unref(f->snap);
+    tree_node_clear(&f->tn);
     if (f->console)
         cons_close(f->console);
     ev_reader_free(f->events);
@@ -516,13 +574,15 @@ fs_open_file(const TreeNode *tn, const TreeAttr *attr, struct fuse_file_info *fi
         if (attr->flavor == TF_METRICS)
             ret = metrics_render(fs_state.tree, tn->conn, content);
         else
-            ret = tree_read(fs_state.tree, tn, content);
+            ret = fs_render(tn, content, &f->snap);
+        tree_node_copy(&f->tn, tn);
         if (ret < 0)
             goto error;
         f->kind = FH_CONTENT;
         f->content = g_steal_pointer(&content);
         fi->keep_cache = attr->flavor == TF_SNAPSHOT && !attr->writable;
         fi->direct_io = !fi->keep_cache;
+        f->cached = fi->keep_cache;
         break;
     case TF_CONSOLE:
         f->kind = FH_CONSOLE;
@@ -664,6 +724,9 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
         return;
     }
     fs_read_file(req, f, size, off, fi);
+    /* a page-cached file read from an old snapshot must not stay in the cache */
+    if (f->snap && f->cached)
+        fs_recheck(ino, &f->tn, f->snap);
     fs_file_unref(f);
 }
 
