@@ -33,8 +33,18 @@ typedef struct {
     char *event;
 } ConnJob;
 
+/* What libvirt's event callbacks hold: a DomConn can be closed while a callback is
+ * running on the event loop thread (deregistering does not wait for it), so callbacks
+ * reach the connection only through this link, which conn_close cuts and libvirt's
+ * free callbacks release. */
+typedef struct {
+    GMutex lock;
+    DomConn *conn;   /* NULL once closed */
+} ConnLink;
+
 struct DomConn {
     char *name;
+    ConnLink *link;
     char *uri_requested;     /* NULL: libvirt default */
     DomCache *cache;
 
@@ -109,8 +119,41 @@ conn_push(DomConn *c, ConnJobKind kind, const char *uuid, char *event)
     g_async_queue_push(c->jobs, job);
 }
 
+static ConnLink *
+conn_link_new(DomConn *c)
+{
+    ConnLink *link = g_atomic_rc_box_new0(ConnLink);
+
+    g_mutex_init(&link->lock);
+    link->conn = c;
+    return link;
+}
+
 static void
-conn_push_dom(DomConn *c, virDomainPtr dom, char *event)
+conn_link_clear(gpointer p)
+{
+    g_mutex_clear(&((ConnLink *)p)->lock);
+}
+
+static void
+conn_link_unref(void *p)
+{
+    g_atomic_rc_box_release_full(p, conn_link_clear);
+}
+
+static void
+conn_link_push(ConnLink *link, ConnJobKind kind, const char *uuid, char *event)
+{
+    g_mutex_lock(&link->lock);
+    if (link->conn)
+        conn_push(link->conn, kind, uuid, event);
+    else
+        g_free(event);
+    g_mutex_unlock(&link->lock);
+}
+
+static void
+conn_push_dom(ConnLink *link, virDomainPtr dom, char *event)
 {
     char uuid[VIR_UUID_STRING_BUFLEN];
 
@@ -118,7 +161,7 @@ conn_push_dom(DomConn *c, virDomainPtr dom, char *event)
         g_free(event);
         return;
     }
-    conn_push(c, CONN_JOB_REFRESH, uuid, event);
+    conn_link_push(link, CONN_JOB_REFRESH, uuid, event);
 }
 
 /* ---- libvirt event callbacks: on the event loop thread, only queue ---- */
@@ -222,7 +265,7 @@ conn_on_job_completed(virConnectPtr vc, virDomainPtr dom, virTypedParameterPtr p
 static void
 conn_on_close(virConnectPtr vc, int reason, void *opaque)
 {
-    conn_push(opaque, CONN_JOB_LOST, NULL, NULL);
+    conn_link_push(opaque, CONN_JOB_LOST, NULL, NULL);
 }
 
 static void
@@ -248,21 +291,26 @@ conn_register_events(DomConn *c, virConnectPtr vc)
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(evs); i++) {
-        int id = virConnectDomainEventRegisterAny(vc, NULL, evs[i].id, evs[i].cb, c, NULL);
+        int id = virConnectDomainEventRegisterAny(vc, NULL, evs[i].id, evs[i].cb,
+                                                  g_atomic_rc_box_acquire(c->link),
+                                                  conn_link_unref);
 
         if (id < 0) {
             /* an older or limited driver lacks some events: the others still work */
             g_autofree char *msg = NULL;
 
+            conn_link_unref(c->link);
             verr_take(&msg);
             g_debug("event %d not available: %s", evs[i].id, msg);
             continue;
         }
         g_array_append_val(c->callback_ids, id);
     }
-    if (virConnectRegisterCloseCallback(vc, conn_on_close, c, NULL) < 0) {
+    if (virConnectRegisterCloseCallback(vc, conn_on_close, g_atomic_rc_box_acquire(c->link),
+                                        conn_link_unref) < 0) {
         g_autofree char *msg = NULL;
 
+        conn_link_unref(c->link);
         verr_take(&msg);
     }
 }
@@ -451,6 +499,7 @@ conn_open(const char *name, const char *uri, DomCacheChangeFn change_fn, void *o
     g_autofree char *msg = NULL;
 
     g_mutex_init(&c->lock);
+    c->link = conn_link_new(c);
     c->uri_requested = g_strdup(uri);
     c->callback_ids = g_array_new(FALSE, FALSE, sizeof(int));
     c->jobs = g_async_queue_new_full((GDestroyNotify)conn_job_free);
@@ -471,6 +520,10 @@ conn_close(DomConn *c)
 {
     if (!c)
         return;
+    /* from here on, event callbacks still running or queued reach nothing */
+    g_mutex_lock(&c->link->lock);
+    c->link->conn = NULL;
+    g_mutex_unlock(&c->link->lock);
     if (c->worker) {
         conn_push(c, CONN_JOB_STOP, NULL, NULL);
         g_thread_join(c->worker);
@@ -487,6 +540,7 @@ conn_close(DomConn *c)
     g_free(c->driver);
     g_free(c->last_error);
     g_free(c->note);
+    conn_link_unref(c->link);
     g_mutex_clear(&c->lock);
     g_free(c);
 }

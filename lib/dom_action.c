@@ -147,6 +147,8 @@ act_state(DomConn *c, const DomInfo *d, const char *buf, size_t len)
     if (len > ACT_WRITE_MAX)
         return act_refuse(c, d, "state", EFBIG, "write of %zu bytes refused: at most %d",
                           len, ACT_WRITE_MAX);
+    if (memchr(buf, '\0', len))
+        return act_refuse(c, d, "state", EINVAL, "write refused: it contains a NUL byte");
     if (state_action_parse(buf, len, &act) < 0) {
         g_autofree char *trimmed = g_strstrip(g_strndup(buf, len));
         g_autofree char *q = act_quote(trimmed, strlen(trimmed));

@@ -33,11 +33,13 @@ name_escape(const char *raw)
         guint h = g_str_hash(raw);
         gsize keep = NAME_MAX_BYTES - 9;
 
-        /* do not cut inside a %XX triple */
+        /* do not cut inside a %XX triple, nor inside a UTF-8 character */
         if (keep >= 1 && out->str[keep - 1] == '%')
             keep -= 1;
         else if (keep >= 2 && out->str[keep - 2] == '%')
             keep -= 2;
+        while (keep > 0 && ((unsigned char)out->str[keep] & 0xC0) == 0x80)
+            keep--;
         g_string_truncate(out, keep);
         g_string_append_printf(out, "~%08x", h);
     }

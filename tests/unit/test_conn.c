@@ -854,7 +854,6 @@ test_fetch_one_missing(Fx *fx, gconstpointer data)
 static void
 test_close_event_in_flight(void)
 {
-    UT_KNOWN_BUG("conn_close frees the DomConn while a libvirt event callback still uses it");
     for (int i = 0; i < 100; i++) {
         UtFleet *f = ut_fleet_new(UT_FLEET_XML);
         DomConn *c = ut_open(NULL, f->uri, NULL);

@@ -240,7 +240,6 @@ test_long_escaped_cut(void)
 static void
 test_long_utf8_cut(void)
 {
-    UT_KNOWN_BUG("name_escape cuts a long UTF-8 name inside a character");
     for (int pad = 0; pad < 4; pad++) {
         GString *raw = g_string_new(NULL);
         g_autofree char *esc = NULL;
