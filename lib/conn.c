@@ -30,6 +30,7 @@ typedef enum {
 typedef struct {
     ConnJobKind kind;
     char uuid[VIR_UUID_STRING_BUFLEN];
+    virDomainPtr dom;      /* the event's domain (a reference), or NULL */
     char *event;
 } ConnJob;
 
@@ -103,20 +104,30 @@ conn_event_loop_start(void)
 static void
 conn_job_free(ConnJob *job)
 {
+    if (job->dom)
+        virDomainFree(job->dom);
     g_free(job->event);
     g_free(job);
 }
 
 static void
-conn_push(DomConn *c, ConnJobKind kind, const char *uuid, char *event)
+conn_push_job(DomConn *c, ConnJobKind kind, const char *uuid, virDomainPtr dom, char *event)
 {
     ConnJob *job = g_new0(ConnJob, 1);
 
     job->kind = kind;
     if (uuid)
         g_strlcpy(job->uuid, uuid, sizeof(job->uuid));
+    if (dom && virDomainRef(dom) == 0)
+        job->dom = dom;
     job->event = event;
     g_async_queue_push(c->jobs, job);
+}
+
+static void
+conn_push(DomConn *c, ConnJobKind kind, const char *uuid, char *event)
+{
+    conn_push_job(c, kind, uuid, NULL, event);
 }
 
 static ConnLink *
@@ -142,11 +153,12 @@ conn_link_unref(void *p)
 }
 
 static void
-conn_link_push(ConnLink *link, ConnJobKind kind, const char *uuid, char *event)
+conn_link_push(ConnLink *link, ConnJobKind kind, const char *uuid, virDomainPtr dom,
+               char *event)
 {
     g_mutex_lock(&link->lock);
     if (link->conn)
-        conn_push(link->conn, kind, uuid, event);
+        conn_push_job(link->conn, kind, uuid, dom, event);
     else
         g_free(event);
     g_mutex_unlock(&link->lock);
@@ -161,7 +173,7 @@ conn_push_dom(ConnLink *link, virDomainPtr dom, char *event)
         g_free(event);
         return;
     }
-    conn_link_push(link, CONN_JOB_REFRESH, uuid, event);
+    conn_link_push(link, CONN_JOB_REFRESH, uuid, dom, event);
 }
 
 /* ---- libvirt event callbacks: on the event loop thread, only queue ---- */
@@ -265,7 +277,7 @@ conn_on_job_completed(virConnectPtr vc, virDomainPtr dom, virTypedParameterPtr p
 static void
 conn_on_close(virConnectPtr vc, int reason, void *opaque)
 {
-    conn_link_push(opaque, CONN_JOB_LOST, NULL, NULL);
+    conn_link_push(opaque, CONN_JOB_LOST, NULL, NULL, NULL);
 }
 
 static void
@@ -410,15 +422,43 @@ conn_connect_and_load(DomConn *c, const char *event, char **errmsg)
     return 0;
 }
 
+/* A lifecycle event changes what `state` says: publish that first, with one call, so a
+ * reader sees it at once; the full refresh (and the event's line) follows. */
 static void
-conn_refresh(DomConn *c, virConnectPtr vc, const char *uuid, const char *event)
+conn_publish_state(DomConn *c, virDomainPtr dom, const char *uuid)
+{
+    g_autoptr(DomInfo) cur = dom_cache_get_uuid(c->cache, uuid);
+    unsigned int id;
+    int state;
+    int reason;
+    DomInfo *next;
+
+    if (!cur || virDomainGetState(dom, &state, &reason, 0) < 0) {
+        virResetLastError();
+        return;
+    }
+    if (state == cur->state && reason == cur->reason)
+        return;
+    next = dom_info_copy(cur);
+    next->state = state;
+    next->reason = reason;
+    id = virDomainGetID(dom);
+    next->id = id == (unsigned int)-1 || state == VIR_DOMAIN_SHUTOFF ? -1 : (int)id;
+    dom_cache_put(c->cache, next, NULL);
+}
+
+static void
+conn_refresh(DomConn *c, virConnectPtr vc, const char *uuid, virDomainPtr known,
+             const char *event)
 {
     g_autofree char *msg = NULL;
     DomInfo *d = NULL;
     int ret;
 
     dom_cache_lock_updates(c->cache);
-    ret = dom_fetch_one(vc, uuid, &d, &msg);
+    if (known && event && g_str_has_prefix(event, "lifecycle "))
+        conn_publish_state(c, known, uuid);
+    ret = dom_fetch_one(vc, uuid, known, &d, &msg);
     if (ret == 0)
         dom_cache_put_fetched(c->cache, d, event);
     else if (ret == -ENOENT)
@@ -482,7 +522,7 @@ conn_worker_main(gpointer data)
             break;
         case CONN_JOB_REFRESH:
             if (vc)
-                conn_refresh(c, vc, job->uuid, job->event);
+                conn_refresh(c, vc, job->uuid, job->dom, job->event);
             break;
         }
         if (vc)
@@ -638,7 +678,7 @@ conn_refresh_domain(DomConn *c, const char *uuid, const char *event)
 
     if (!vc)
         return -ENOTCONN;
-    conn_refresh(c, vc, uuid, event);
+    conn_refresh(c, vc, uuid, NULL, event);
     virConnectClose(vc);
     return 0;
 }

@@ -132,9 +132,12 @@ dom_fetch_all(virConnectPtr vc, GPtrArray **out, char **errmsg)
 }
 
 int
-dom_fetch_one(virConnectPtr vc, const char *uuid, DomInfo **out, char **errmsg)
+dom_fetch_one(virConnectPtr vc, const char *uuid, virDomainPtr known, DomInfo **out,
+              char **errmsg)
 {
-    virDomainPtr dom = virDomainLookupByUUIDString(vc, uuid);
+    /* the event's own domain object saves a lookup round trip */
+    virDomainPtr dom = known ? (virDomainRef(known), known)
+                             : virDomainLookupByUUIDString(vc, uuid);
     g_autoptr(DomInfo) d = NULL;
     virDomainInfo info;
     int autostart = 0;
