@@ -347,6 +347,20 @@ main_detach_stdio(void)
         g_warning("chdir /: %s", g_strerror(errno));
 }
 
+/* fuse_opt_parse strdup()s every "%s" option */
+static void
+main_free_raw(MainRawOpts *raw)
+{
+    free(raw->console_max);
+    free(raw->migrate_uri);
+    free(raw->log_dirs);
+    free(raw->log_root);
+    free(raw->uid);
+    free(raw->gid);
+    free(raw->umask);
+    memset(raw, 0, sizeof(*raw));
+}
+
 static void
 main_free_state(FsOpts *opts, GPtrArray *conns)
 {
@@ -421,8 +435,11 @@ main(int argc, char **argv)
         main_usage(stderr, argv[0]);
         return 2;
     }
-    if (main_build_opts(&raw, &opts) < 0)
+    ret = main_build_opts(&raw, &opts);
+    main_free_raw(&raw);
+    if (ret < 0)
         return 2;
+    ret = 1;
     /* the kernel checks modes: only what the uid/gid/umask options grant is allowed */
     fuse_opt_add_arg(&args, "-odefault_permissions,fsname=domfs,subtype=domfs");
 
