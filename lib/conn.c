@@ -34,18 +34,17 @@ typedef struct {
     char *event;
 } ConnJob;
 
-/* What libvirt's event callbacks hold: a DomConn can be closed while a callback is
- * running on the event loop thread (deregistering does not wait for it), so callbacks
- * reach the connection only through this link, which conn_close cuts and libvirt's
- * free callbacks release. */
-typedef struct {
-    GMutex lock;
-    DomConn *conn;   /* NULL once closed */
-} ConnLink;
+/* What libvirt's event callbacks hold is a connection number, not a pointer: a DomConn can
+ * be closed while a callback runs on the event loop thread (deregistering does not wait
+ * for it, and libvirt may release a callback's data only at its next dispatch), so the
+ * callbacks look their connection up in this registry, which conn_close leaves first. */
+static GMutex conn_registry_lock;
+static GHashTable *conn_registry;   /* id -> DomConn */
+static guint conn_registry_next;
 
 struct DomConn {
     char *name;
-    ConnLink *link;
+    guint id;                /* in conn_registry; the event callbacks' opaque */
     char *uri_requested;     /* NULL: libvirt default */
     DomCache *cache;
 
@@ -130,42 +129,23 @@ conn_push(DomConn *c, ConnJobKind kind, const char *uuid, char *event)
     conn_push_job(c, kind, uuid, NULL, event);
 }
 
-static ConnLink *
-conn_link_new(DomConn *c)
-{
-    ConnLink *link = g_atomic_rc_box_new0(ConnLink);
-
-    g_mutex_init(&link->lock);
-    link->conn = c;
-    return link;
-}
-
 static void
-conn_link_clear(gpointer p)
+conn_registry_push(void *opaque, ConnJobKind kind, const char *uuid, virDomainPtr dom,
+                   char *event)
 {
-    g_mutex_clear(&((ConnLink *)p)->lock);
-}
+    DomConn *c;
 
-static void
-conn_link_unref(void *p)
-{
-    g_atomic_rc_box_release_full(p, conn_link_clear);
-}
-
-static void
-conn_link_push(ConnLink *link, ConnJobKind kind, const char *uuid, virDomainPtr dom,
-               char *event)
-{
-    g_mutex_lock(&link->lock);
-    if (link->conn)
-        conn_push_job(link->conn, kind, uuid, dom, event);
+    g_mutex_lock(&conn_registry_lock);
+    c = conn_registry ? g_hash_table_lookup(conn_registry, opaque) : NULL;
+    if (c)
+        conn_push_job(c, kind, uuid, dom, event);
     else
         g_free(event);
-    g_mutex_unlock(&link->lock);
+    g_mutex_unlock(&conn_registry_lock);
 }
 
 static void
-conn_push_dom(ConnLink *link, virDomainPtr dom, char *event)
+conn_push_dom(void *opaque, virDomainPtr dom, char *event)
 {
     char uuid[VIR_UUID_STRING_BUFLEN];
 
@@ -173,7 +153,7 @@ conn_push_dom(ConnLink *link, virDomainPtr dom, char *event)
         g_free(event);
         return;
     }
-    conn_link_push(link, CONN_JOB_REFRESH, uuid, dom, event);
+    conn_registry_push(opaque, CONN_JOB_REFRESH, uuid, dom, event);
 }
 
 /* ---- libvirt event callbacks: on the event loop thread, only queue ---- */
@@ -277,7 +257,7 @@ conn_on_job_completed(virConnectPtr vc, virDomainPtr dom, virTypedParameterPtr p
 static void
 conn_on_close(virConnectPtr vc, int reason, void *opaque)
 {
-    conn_link_push(opaque, CONN_JOB_LOST, NULL, NULL, NULL);
+    conn_registry_push(opaque, CONN_JOB_LOST, NULL, NULL, NULL);
 }
 
 static void
@@ -304,25 +284,22 @@ conn_register_events(DomConn *c, virConnectPtr vc)
 
     for (size_t i = 0; i < G_N_ELEMENTS(evs); i++) {
         int id = virConnectDomainEventRegisterAny(vc, NULL, evs[i].id, evs[i].cb,
-                                                  g_atomic_rc_box_acquire(c->link),
-                                                  conn_link_unref);
+                                                  GUINT_TO_POINTER(c->id), NULL);
 
         if (id < 0) {
             /* an older or limited driver lacks some events: the others still work */
             g_autofree char *msg = NULL;
 
-            conn_link_unref(c->link);
             verr_take(&msg);
             g_debug("event %d not available: %s", evs[i].id, msg);
             continue;
         }
         g_array_append_val(c->callback_ids, id);
     }
-    if (virConnectRegisterCloseCallback(vc, conn_on_close, g_atomic_rc_box_acquire(c->link),
-                                        conn_link_unref) < 0) {
+    if (virConnectRegisterCloseCallback(vc, conn_on_close, GUINT_TO_POINTER(c->id),
+                                        NULL) < 0) {
         g_autofree char *msg = NULL;
 
-        conn_link_unref(c->link);
         verr_take(&msg);
     }
 }
@@ -539,7 +516,12 @@ conn_open(const char *name, const char *uri, DomCacheChangeFn change_fn, void *o
     g_autofree char *msg = NULL;
 
     g_mutex_init(&c->lock);
-    c->link = conn_link_new(c);
+    g_mutex_lock(&conn_registry_lock);
+    if (!conn_registry)
+        conn_registry = g_hash_table_new(g_direct_hash, g_direct_equal);
+    c->id = ++conn_registry_next;
+    g_hash_table_insert(conn_registry, GUINT_TO_POINTER(c->id), c);
+    g_mutex_unlock(&conn_registry_lock);
     c->uri_requested = g_strdup(uri);
     c->callback_ids = g_array_new(FALSE, FALSE, sizeof(int));
     c->jobs = g_async_queue_new_full((GDestroyNotify)conn_job_free);
@@ -561,9 +543,9 @@ conn_close(DomConn *c)
     if (!c)
         return;
     /* from here on, event callbacks still running or queued reach nothing */
-    g_mutex_lock(&c->link->lock);
-    c->link->conn = NULL;
-    g_mutex_unlock(&c->link->lock);
+    g_mutex_lock(&conn_registry_lock);
+    g_hash_table_remove(conn_registry, GUINT_TO_POINTER(c->id));
+    g_mutex_unlock(&conn_registry_lock);
     if (c->worker) {
         conn_push(c, CONN_JOB_STOP, NULL, NULL);
         g_thread_join(c->worker);
@@ -580,7 +562,6 @@ conn_close(DomConn *c)
     g_free(c->driver);
     g_free(c->last_error);
     g_free(c->note);
-    conn_link_unref(c->link);
     g_mutex_clear(&c->lock);
     g_free(c);
 }
