@@ -63,7 +63,17 @@ struct DomConn {
 
     GAsyncQueue *jobs;
     GThread *worker;
+
+    /* the background XML load after a bulk load (see conn_warmup_main) */
+    GPtrArray *warmup_threads;
+    GPtrArray *warmup_doms;      /* virDomainPtr of the bulk load, in order */
+    gint warmup_next;            /* next index into warmup_doms */
+    GAsyncQueue *wanted;         /* uuids readers wait for: loaded first */
+    volatile gint stopping;
 };
+
+#define CONN_WARMUP_THREADS 4
+#define CONN_LOAD_WAIT_US (10 * G_USEC_PER_SEC)
 
 static GThread *conn_loop_thread;
 
@@ -376,11 +386,123 @@ conn_set_connected(DomConn *c, virConnectPtr vc, const char *why)
 
 /* Connect, subscribe, then load: an event between the subscription and the load only
  * causes a redundant refresh, never a missed change. */
+/* Complete the snapshot of DOM with its XML, unless something (an event's refresh, which
+ * fetches everything) already did. */
+static void
+conn_load_one(DomConn *c, virDomainPtr dom)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    g_autofree char *msg = NULL;
+    g_autoptr(DomInfo) before = NULL;
+    DomInfo *next = NULL;
+    DomInfo *cur;
+
+    if (virDomainGetUUIDString(dom, uuid) < 0)
+        return;
+    before = dom_cache_get_uuid(c->cache, uuid);
+    if (!before || before->loaded)
+        return;
+    /* the round trip happens unlocked, so the loaders run in parallel */
+    if (dom_fetch_load(dom, before, &next, &msg) < 0) {
+        virResetLastError();
+        return;
+    }
+    dom_cache_lock_updates(c->cache);
+    cur = dom_cache_get_uuid(c->cache, uuid);
+    if (cur == before) {
+        dom_cache_put(c->cache, g_steal_pointer(&next), NULL);
+    } else if (cur && !cur->loaded) {
+        /* changed meanwhile (an error recorded...) but still without XML: complete the
+         * newer snapshot rather than undo its change */
+        DomInfo *merged = dom_info_copy(cur);
+
+        g_free(merged->xml);
+        merged->xml = g_strdup(next->xml);
+        dom_info_fill_from_xml(merged, cur->counts_from_xml, cur->counts_from_xml);
+        merged->loaded = TRUE;
+        dom_cache_put(c->cache, merged, NULL);
+    }
+    dom_cache_unlock_updates(c->cache);
+    dom_info_unref(cur);
+    dom_info_unref(next);
+}
+
+/* The background load: guests readers wait for first, then every guest in order. */
+static gpointer
+conn_warmup_main(gpointer data)
+{
+    DomConn *c = data;
+    virConnectPtr vc = conn_get_virt(c);
+
+    while (vc && !g_atomic_int_get(&c->stopping)) {
+        char *uuid = g_async_queue_try_pop(c->wanted);
+        gint i;
+
+        if (uuid) {
+            virDomainPtr dom = virDomainLookupByUUIDString(vc, uuid);
+
+            if (dom) {
+                conn_load_one(c, dom);
+                virDomainFree(dom);
+            }
+            virResetLastError();
+            g_free(uuid);
+            continue;
+        }
+        i = g_atomic_int_add(&c->warmup_next, 1);
+        if (i >= (gint)c->warmup_doms->len)
+            break;
+        conn_load_one(c, g_ptr_array_index(c->warmup_doms, i));
+    }
+    if (vc)
+        virConnectClose(vc);
+    return NULL;
+}
+
+static void
+conn_warmup_join(DomConn *c)
+{
+    for (guint i = 0; c->warmup_threads && i < c->warmup_threads->len; i++)
+        g_thread_join(g_ptr_array_index(c->warmup_threads, i));
+    g_clear_pointer(&c->warmup_threads, g_ptr_array_unref);
+    g_clear_pointer(&c->warmup_doms, g_ptr_array_unref);
+}
+
+static void
+conn_warmup_start(DomConn *c, GPtrArray *doms)
+{
+    conn_warmup_join(c);
+    c->warmup_doms = doms;
+    c->warmup_next = 0;
+    c->warmup_threads = g_ptr_array_new();
+    for (int i = 0; i < CONN_WARMUP_THREADS && (guint)i < doms->len; i++)
+        g_ptr_array_add(c->warmup_threads, g_thread_new("conn-load", conn_warmup_main, c));
+}
+
+DomInfo *
+conn_get_loaded(DomConn *c, const char *dirname)
+{
+    DomInfo *d = dom_cache_get(c->cache, dirname);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (!d || d->loaded)
+        return d;
+    memcpy(uuid, d->uuid, sizeof(uuid));
+    dom_info_unref(d);
+    g_async_queue_push(c->wanted, g_strdup(uuid));
+    d = dom_cache_wait_loaded(c->cache, uuid, CONN_LOAD_WAIT_US);
+    /* renamed meanwhile: the directory asked for is gone */
+    if (d && strcmp(d->dirname, dirname) != 0)
+        g_clear_pointer(&d, dom_info_unref);
+    return d;
+}
+
 static int
 conn_connect_and_load(DomConn *c, const char *event, char **errmsg)
 {
     virConnectPtr vc = conn_open_virt(c, errmsg);
     GPtrArray *all = NULL;
+    GPtrArray *doms = NULL;
     int ret;
 
     if (!vc)
@@ -388,7 +510,7 @@ conn_connect_and_load(DomConn *c, const char *event, char **errmsg)
     g_mutex_lock(&c->lock);
     conn_register_events(c, vc);
     g_mutex_unlock(&c->lock);
-    if ((ret = dom_fetch_all(vc, &all, errmsg)) < 0) {
+    if ((ret = dom_fetch_all(vc, &all, &doms, errmsg)) < 0) {
         conn_unregister_events(c, vc);
         virConnectClose(vc);
         return ret;
@@ -396,6 +518,7 @@ conn_connect_and_load(DomConn *c, const char *event, char **errmsg)
     dom_cache_replace_all(c->cache, all, event);
     g_ptr_array_unref(all);
     conn_set_connected(c, vc, NULL);
+    conn_warmup_start(c, doms);
     return 0;
 }
 
@@ -525,6 +648,7 @@ conn_open(const char *name, const char *uri, DomCacheChangeFn change_fn, void *o
     c->uri_requested = g_strdup(uri);
     c->callback_ids = g_array_new(FALSE, FALSE, sizeof(int));
     c->jobs = g_async_queue_new_full((GDestroyNotify)conn_job_free);
+    c->wanted = g_async_queue_new_full(g_free);
     c->cache = dom_cache_new(change_fn, opaque);
     if (conn_connect_and_load(c, NULL, &msg) < 0) {
         g_set_error(error, g_quark_from_static_string("domfs-conn"), 1, "cannot open %s: %s",
@@ -546,13 +670,16 @@ conn_close(DomConn *c)
     g_mutex_lock(&conn_registry_lock);
     g_hash_table_remove(conn_registry, GUINT_TO_POINTER(c->id));
     g_mutex_unlock(&conn_registry_lock);
+    g_atomic_int_set(&c->stopping, 1);
     if (c->worker) {
         conn_push(c, CONN_JOB_STOP, NULL, NULL);
         g_thread_join(c->worker);
     }
+    conn_warmup_join(c);
     conn_set_connected(c, NULL, NULL);
     dom_cache_free(c->cache);
     g_async_queue_unref(c->jobs);
+    g_async_queue_unref(c->wanted);
     g_array_unref(c->callback_ids);
     g_free(c->name);
     g_free(c->uri_requested);

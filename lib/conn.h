@@ -34,6 +34,10 @@ virConnectPtr conn_get_virt(DomConn *c);
 /* Called whenever the connected/reconnecting status changes (on the worker thread). */
 void conn_set_status_fn(DomConn *c, void (*fn)(DomConn *c, void *opaque), void *opaque);
 
+/* The snapshot of the guest in directory DIRNAME with its XML loaded: after a bulk load
+ * the XML comes in the background; this asks for this guest first and waits (bounded) for
+ * it. A new reference, or NULL when the guest is gone. */
+DomInfo *conn_get_loaded(DomConn *c, const char *dirname);
 /* Re-read one domain from libvirt now and publish it with EVENT (may be NULL). Used after
  * a write so the new value is readable when the write returns. 0 or -errno. */
 int conn_refresh_domain(DomConn *c, const char *uuid, const char *event);

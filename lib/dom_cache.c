@@ -13,6 +13,8 @@ struct DomCache {
     GHashTable *by_dir;    /* dirname (owned by the value) -> DomInfo (borrowed) */
     DomCacheChangeFn fn;
     void *opaque;
+    GMutex wait_lock;      /* with `changed`: waiters for a loaded snapshot */
+    GCond changed;
 };
 
 DomCache *
@@ -22,6 +24,8 @@ dom_cache_new(DomCacheChangeFn fn, void *opaque)
 
     g_rw_lock_init(&c->lock);
     g_rec_mutex_init(&c->updates);
+    g_mutex_init(&c->wait_lock);
+    g_cond_init(&c->changed);
     c->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                        (GDestroyNotify)dom_info_unref);
     c->by_dir = g_hash_table_new(g_str_hash, g_str_equal);
@@ -39,6 +43,8 @@ dom_cache_free(DomCache *c)
     g_hash_table_destroy(c->by_uuid);
     g_rw_lock_clear(&c->lock);
     g_rec_mutex_clear(&c->updates);
+    g_mutex_clear(&c->wait_lock);
+    g_cond_clear(&c->changed);
     g_free(c);
 }
 
@@ -65,6 +71,24 @@ dom_cache_get_uuid(DomCache *c, const char *uuid)
     if (d)
         dom_info_ref(d);
     g_rw_lock_reader_unlock(&c->lock);
+    return d;
+}
+
+DomInfo *
+dom_cache_wait_loaded(DomCache *c, const char *uuid, gint64 timeout_us)
+{
+    gint64 end = g_get_monotonic_time() + timeout_us;
+    DomInfo *d;
+
+    g_mutex_lock(&c->wait_lock);
+    while ((d = dom_cache_get_uuid(c, uuid)) && !d->loaded) {
+        dom_info_unref(d);
+        if (!g_cond_wait_until(&c->changed, &c->wait_lock, end)) {
+            d = dom_cache_get_uuid(c, uuid);
+            break;
+        }
+    }
+    g_mutex_unlock(&c->wait_lock);
     return d;
 }
 
@@ -124,6 +148,9 @@ dom_cache_swap(DomCache *c, const char *uuid, DomInfo *new_info)
         g_hash_table_insert(c->by_dir, new_info->dirname, new_info);
     }
     g_rw_lock_writer_unlock(&c->lock);
+    g_mutex_lock(&c->wait_lock);
+    g_cond_broadcast(&c->changed);
+    g_mutex_unlock(&c->wait_lock);
     return old;
 }
 

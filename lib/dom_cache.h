@@ -17,6 +17,9 @@ typedef void (*DomCacheChangeFn)(DomInfo *old_info, DomInfo *new_info, const cha
 DomCache *dom_cache_new(DomCacheChangeFn fn, void *opaque);
 void dom_cache_free(DomCache *cache);
 
+/* Wait (at most TIMEOUT_US) until the snapshot of UUID is `loaded` or gone; returns the
+ * latest snapshot (a new reference) or NULL when gone. */
+DomInfo *dom_cache_wait_loaded(DomCache *cache, const char *uuid, gint64 timeout_us);
 /* Both return a new reference, or NULL. */
 DomInfo *dom_cache_get(DomCache *cache, const char *dirname);
 DomInfo *dom_cache_get_uuid(DomCache *cache, const char *uuid);

@@ -1,9 +1,9 @@
 /* dom_fetch.c - builds DomInfo snapshots. The bulk path is what start-up and a reconnect
- * use: three virConnectListAllDomains calls (all, autostart, persistent: libvirt filters
- * server-side, so autostart/persistence cost no per-guest call), one
- * virConnectGetAllDomainStats for state, vcpus and balloon, then the XML of each guest,
- * which carries title, description and the devices. The single path (after an event or a
- * write) asks the domain directly. */
+ * use: two virConnectListAllDomains calls (autostart, persistent: libvirt filters
+ * server-side, so they cost no per-guest call) and one virConnectGetAllDomainStats for the
+ * domains, their state, vcpus and balloon. The XML (title, description, devices, console
+ * log) is one call per guest, so it is left to dom_fetch_load, run in the background
+ * after mounting. The single path (after an event or a write) asks one domain for all. */
 #include "dom_fetch.h"
 
 #include <errno.h>
@@ -81,13 +81,20 @@ dom_fetch_apply_stats(DomInfo *d, virDomainStatsRecordPtr rec, gboolean *vcpus_s
     }
 }
 
+static void
+dom_fetch_dom_free(gpointer p)
+{
+    virDomainFree(p);
+}
+
 int
-dom_fetch_all(virConnectPtr vc, GPtrArray **out, char **errmsg)
+dom_fetch_all(virConnectPtr vc, GPtrArray **out, GPtrArray **doms, char **errmsg)
 {
     virDomainStatsRecordPtr *stats = NULL;
     g_autoptr(GHashTable) autostart = NULL;
     g_autoptr(GHashTable) persistent = NULL;
     g_autoptr(GPtrArray) infos = g_ptr_array_new_with_free_func((GDestroyNotify)dom_info_unref);
+    g_autoptr(GPtrArray) objs = g_ptr_array_new_with_free_func(dom_fetch_dom_free);
     int n;
     int ret = 0;
 
@@ -109,21 +116,15 @@ dom_fetch_all(virConnectPtr vc, GPtrArray **out, char **errmsg)
         g_ptr_array_add(infos, d);
         dom_fetch_base(stats[i]->dom, d);
         dom_fetch_apply_stats(d, stats[i], &vcpus_set, &mem_set);
+        d->counts_from_xml = !vcpus_set || !mem_set;
         d->autostart = g_hash_table_contains(autostart, d->uuid);
         d->persistent = g_hash_table_contains(persistent, d->uuid);
-        if ((ret = dom_fetch_xml(stats[i]->dom, d, errmsg)) < 0) {
-            if (ret != -ENOENT)
-                goto cleanup;
-            /* gone between the list and now: its undefine event follows */
-            g_ptr_array_remove_index_fast(infos, infos->len - 1);
-            g_clear_pointer(errmsg, g_free);
-            ret = 0;
-            continue;
-        }
-        dom_info_fill_from_xml(d, !vcpus_set, !mem_set);
+        virDomainRef(stats[i]->dom);
+        g_ptr_array_add(objs, stats[i]->dom);
     }
     g_ptr_array_set_free_func(infos, NULL);
     *out = g_steal_pointer(&infos);
+    *doms = g_steal_pointer(&objs);
 
  cleanup:
     if (stats)
@@ -162,10 +163,25 @@ dom_fetch_one(virConnectPtr vc, const char *uuid, virDomainPtr known, DomInfo **
     if ((ret = dom_fetch_xml(dom, d, errmsg)) < 0)
         goto cleanup;
     dom_info_fill_from_xml(d, FALSE, FALSE);
+    d->loaded = TRUE;
     *out = g_steal_pointer(&d);
     ret = 0;
 
  cleanup:
     virDomainFree(dom);
     return ret;
+}
+
+int
+dom_fetch_load(virDomainPtr dom, const DomInfo *cur, DomInfo **out, char **errmsg)
+{
+    g_autoptr(DomInfo) d = dom_info_copy(cur);
+    int ret;
+
+    if ((ret = dom_fetch_xml(dom, d, errmsg)) < 0)
+        return ret;
+    dom_info_fill_from_xml(d, cur->counts_from_xml, cur->counts_from_xml);
+    d->loaded = TRUE;
+    *out = g_steal_pointer(&d);
+    return 0;
 }

@@ -6,9 +6,12 @@
 
 #include "dom_info.h"
 
-/* Every domain of VC: ListAllDomains (all, autostart, persistent) + GetAllDomainStats +
- * one GetXMLDesc per guest. *out: array of DomInfo (no free func). 0 or -errno, *errmsg. */
-int dom_fetch_all(virConnectPtr vc, GPtrArray **out, char **errmsg);
+/* Every domain of VC: ListAllDomains (autostart, persistent) + GetAllDomainStats, in a
+ * constant number of calls; the snapshots are not `loaded` (no XML yet). *out: array of
+ * DomInfo (no free func); *doms: their domain objects, same order (owned). 0 or -errno. */
+int dom_fetch_all(virConnectPtr vc, GPtrArray **out, GPtrArray **doms, char **errmsg);
+/* CUR completed with DOM's XML: a new, loaded snapshot. 0 or -errno (-ENOENT: gone). */
+int dom_fetch_load(virDomainPtr dom, const DomInfo *cur, DomInfo **out, char **errmsg);
 /* One domain by uuid (KNOWN: its domain object, when the caller has one, or NULL). 0,
  * -ENOENT when it no longer exists, other -errno with *errmsg. */
 int dom_fetch_one(virConnectPtr vc, const char *uuid, virDomainPtr known, DomInfo **out,

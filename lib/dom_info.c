@@ -76,6 +76,8 @@ dom_info_copy(const DomInfo *d)
     c->error = g_strdup(d->error);
     c->migrate = g_strdup(d->migrate);
     c->error_serial = d->error_serial;
+    c->loaded = d->loaded;
+    c->counts_from_xml = d->counts_from_xml;
     return c;
 }
 

@@ -26,6 +26,11 @@ typedef struct {
     char *error;            /* last failed write: "time file: message", or NULL */
     char *migrate;          /* migrate status line, "none" by default */
     gint64 error_serial;    /* bumps with each recorded error */
+    /* The XML and what comes from it (title, description, console_log, devices) are
+     * valid: the start-up load publishes snapshots without them and fetches them in the
+     * background (see conn.c); readers of those files wait for them. */
+    gboolean loaded;
+    gboolean counts_from_xml;  /* vcpus/memory too come from the XML (the stats lacked them) */
     /* parsed on first use; see dom_info_devices() */
     gpointer devices_once;
 } DomInfo;

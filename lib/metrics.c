@@ -135,6 +135,27 @@ metrics_refresh_io(DomConn *c, MetricsStats *s)
     virConnectClose(vc);
 }
 
+/* The guests of C, each with vcpus/memory known (waiting, right after start-up, for the
+ * background load of those whose counts come from their XML). */
+static GPtrArray *
+metrics_loaded_list(DomConn *c)
+{
+    GPtrArray *doms = dom_cache_list(conn_cache(c));
+
+    for (guint i = 0; i < doms->len; i++) {
+        DomInfo *d = g_ptr_array_index(doms, i);
+        DomInfo *loaded;
+
+        if (d->loaded || !d->counts_from_xml)
+            continue;
+        if ((loaded = conn_get_loaded(c, d->dirname))) {
+            dom_info_unref(d);
+            doms->pdata[i] = loaded;
+        }
+    }
+    return doms;
+}
+
 static void
 metrics_label(GString *out, const char *v)
 {
@@ -245,7 +266,7 @@ metrics_render(Tree *t, int conn, GString *out)
         DomConn *c = tree_conn(t, (int)i);
         MetricsStats *s = metrics_stats_of(c);
 
-        g_ptr_array_add(all, dom_cache_list(conn_cache(c)));
+        g_ptr_array_add(all, metrics_loaded_list(c));
         g_mutex_lock(&s->lock);
         metrics_refresh_io(c, s);
         g_ptr_array_add(stats, s);

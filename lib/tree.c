@@ -145,14 +145,47 @@ tree_dir_attr(TreeAttr *attr)
     attr->flavor = TF_SNAPSHOT;
 }
 
+/* Does node N show something that comes from the domain XML (of snapshot D)? */
+static bool
+tree_node_needs_xml(const TreeNode *n, const DomInfo *d)
+{
+    switch (n->kind) {
+    case TN_DEVKIND:
+    case TN_DEV:
+    case TN_DEV_FILE:
+        return true;
+    case TN_GUEST_FILE:
+        switch (n->index) {
+        case GF_XML:
+        case GF_TITLE:
+        case GF_DESCRIPTION:
+        case GF_CONSOLE:
+            return true;
+        case GF_VCPUS:
+        case GF_MEMORY:
+            return d->counts_from_xml;
+        default:
+            return false;
+        }
+    default:
+        return false;
+    }
+}
+
 DomInfo *
 tree_guest_info(Tree *t, const TreeNode *n)
 {
     DomConn *c = tree_conn(t, n->conn);
+    DomInfo *d;
 
     if (!c || !n->guest)
         return NULL;
-    return dom_cache_get(conn_cache(c), n->guest);
+    d = dom_cache_get(conn_cache(c), n->guest);
+    if (d && !d->loaded && tree_node_needs_xml(n, d)) {
+        dom_info_unref(d);
+        d = conn_get_loaded(c, n->guest);
+    }
+    return d;
 }
 
 /* Is the device file writable: a cdrom's or floppy's source, an interface's link_state. */

@@ -412,6 +412,19 @@ ut_open(const char *name, const char *uri, UtRecorder *r)
 
     g_assert_no_error(err);
     g_assert_nonnull(c);
+    /* the XML of every guest arrives in the background after the bulk load: the tests
+     * read snapshots straight from the cache, so wait for it */
+    for (gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;;) {
+        g_autoptr(GPtrArray) all = dom_cache_list(conn_cache(c));
+        gboolean loaded = TRUE;
+
+        for (guint i = 0; i < all->len; i++)
+            loaded &= ((DomInfo *)g_ptr_array_index(all, i))->loaded;
+        if (loaded)
+            break;
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
     return c;
 }
 
