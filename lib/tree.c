@@ -468,6 +468,8 @@ tree_list(Tree *t, const TreeNode *n, GPtrArray **out)
 static int
 tree_render_guest_file(const DomInfo *d, int index, GString *out)
 {
+    gsize start = out->len;
+
     switch (index) {
     case GF_STATE:
         g_string_append(out, state_name(d->state));
@@ -518,7 +520,9 @@ tree_render_guest_file(const DomInfo *d, int index, GString *out)
     default:
         return -EINVAL;
     }
-    g_string_append_c(out, '\n');
+    /* one value and a newline; an absent value (no id, no title...) is an empty file */
+    if (out->len > start)
+        g_string_append_c(out, '\n');
     return 0;
 }
 
@@ -535,9 +539,12 @@ tree_render(const DomInfo *d, const TreeNode *n, GString *out)
         if (!(e = dev_model_find(dom_info_devices(d), n->devkind, n->dev)))
             return -ENOENT;
         v = e->values[n->index];
-        g_string_append(out, v);
-        if (!*v || v[strlen(v) - 1] != '\n')
-            g_string_append_c(out, '\n');
+        /* an absent value is an empty file, not a lone newline */
+        if (*v) {
+            g_string_append(out, v);
+            if (v[strlen(v) - 1] != '\n')
+                g_string_append_c(out, '\n');
+        }
         return 0;
     default:
         return -EINVAL;

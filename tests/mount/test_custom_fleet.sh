@@ -182,7 +182,7 @@ ok "multi-line description" write1 "$M/db/description" < <(printf 'line one\n\n 
 is "$(cat "$M/db/description"; echo .)" $'line one\n\n  line three\n.' "description round trip (blank line, indentation kept)"
 ok "clear the title with an empty line" bash -c "echo > '$M/web/title'"
 check web title ""
-is "$(stat -c %s "$M/web/title")" "1" "empty title: a newline only"
+is "$(stat -c %s "$M/web/title")" "0" "empty title: an empty file"
 ok "autostart 1 on a shut-off guest" bash -c "echo 1 > '$M/db/autostart'"
 check db autostart 1
 ok "autostart 0 again" bash -c "echo 0 > '$M/db/autostart'"

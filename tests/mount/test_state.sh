@@ -27,7 +27,7 @@ expect() {
         like "$xmlhead" "^<domain type='test' id='$id'>" "$what: xml is the live XML with that id"
     else
         is "$id" "" "$what: id is empty"
-        is "$(stat -c %s "$G/id")" "1" "$what: stat size of the empty id is 1 (newline)"
+        is "$(stat -c %s "$G/id")" "0" "$what: the id of a guest that is not running is an empty file"
         like "$xmlhead" "^<domain type='test'>" "$what: xml has no id"
     fi
     is "$(stat -c %s "$G/state"):$(stat -c %s "$G/reason")" \
@@ -130,7 +130,7 @@ for i in $(seq 1 60); do
     echo suspend > "$G/state"
     [ "$(cat "$G/state") $(cat "$G/reason") $(stat -c %s "$G/reason")" = "paused user 5" ] || bad=$((bad + 1))
     echo destroy > "$G/state"
-    [ "$(cat "$G/id")|$(stat -c %s "$G/id")|$(cat "$G/reason")" = "|1|destroyed" ] || bad=$((bad + 1))
+    [ "$(cat "$G/id")|$(stat -c %s "$G/id")|$(cat "$G/reason")" = "|0|destroyed" ] || bad=$((bad + 1))
     echo start > "$G/state"
     [ -n "$(cat "$G/id")" ] && [ "$(cat "$G/reason")" = booted ] || bad=$((bad + 1))
 done
