@@ -13,6 +13,7 @@ struct DomCache {
     GHashTable *by_dir;    /* dirname (owned by the value) -> DomInfo (borrowed) */
     DomCacheChangeFn fn;
     void *opaque;
+    guint64 serial;        /* changes so far (under the writer lock) */
     GMutex wait_lock;      /* with `changed`: waiters for a loaded snapshot */
     GCond changed;
 };
@@ -118,6 +119,17 @@ dom_cache_list(DomCache *c)
     return out;
 }
 
+guint64
+dom_cache_serial(DomCache *c)
+{
+    guint64 n;
+
+    g_rw_lock_reader_lock(&c->lock);
+    n = c->serial;
+    g_rw_lock_reader_unlock(&c->lock);
+    return n;
+}
+
 guint
 dom_cache_size(DomCache *c)
 {
@@ -147,6 +159,7 @@ dom_cache_swap(DomCache *c, const char *uuid, DomInfo *new_info)
         g_hash_table_insert(c->by_uuid, new_info->uuid, new_info);
         g_hash_table_insert(c->by_dir, new_info->dirname, new_info);
     }
+    c->serial++;
     g_rw_lock_writer_unlock(&c->lock);
     g_mutex_lock(&c->wait_lock);
     g_cond_broadcast(&c->changed);

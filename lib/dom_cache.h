@@ -26,6 +26,8 @@ DomInfo *dom_cache_get_uuid(DomCache *cache, const char *uuid);
 /* All snapshots (new references), sorted by directory name. */
 GPtrArray *dom_cache_list(DomCache *cache);
 guint dom_cache_size(DomCache *cache);
+/* Grows with every change: equal serials mean equal content. */
+guint64 dom_cache_serial(DomCache *cache);
 
 /* Publish a snapshot fetched from libvirt (takes ownership). The domfs-side fields of the
  * previous snapshot of that uuid (error, migrate) are carried over. */

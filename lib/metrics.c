@@ -254,8 +254,88 @@ metrics_sample(GString *out, MetricFamily fam, const char *host, const DomInfo *
     }
 }
 
+/* The rendered text of each view (a connection, or all: -1), reused for up to a second
+ * while no guest changed: a scrape stats and then reads the file, and a fleet's file is
+ * megabytes. */
+typedef struct {
+    Tree *tree;
+    int conn;
+    gint64 at;
+    guint64 serial;     /* of the caches it was rendered from */
+    GString *text;
+} MetricsRendered;
+
+static GMutex metrics_rendered_lock;
+static GPtrArray *metrics_rendered;
+
+static int metrics_render_now(Tree *t, int conn, GString *out);
+
+void
+metrics_forget(Tree *t)
+{
+    g_mutex_lock(&metrics_rendered_lock);
+    for (guint i = 0; metrics_rendered && i < metrics_rendered->len;) {
+        MetricsRendered *r = g_ptr_array_index(metrics_rendered, i);
+
+        if (r->tree == t) {
+            g_string_free(r->text, TRUE);
+            g_free(r);
+            g_ptr_array_remove_index_fast(metrics_rendered, i);
+        } else {
+            i++;
+        }
+    }
+    g_mutex_unlock(&metrics_rendered_lock);
+}
+
+static guint64
+metrics_serial(Tree *t, int conn)
+{
+    guint first = conn >= 0 ? (guint)conn : 0;
+    guint last = conn >= 0 ? (guint)conn + 1 : tree_n_conns(t);
+    guint64 sum = 0;
+
+    for (guint i = first; i < last; i++)
+        sum += dom_cache_serial(conn_cache(tree_conn(t, (int)i)));
+    return sum;
+}
+
 int
 metrics_render(Tree *t, int conn, GString *out)
+{
+    gint64 now = g_get_monotonic_time();
+    guint64 serial = metrics_serial(t, conn);
+    MetricsRendered *r = NULL;
+
+    g_mutex_lock(&metrics_rendered_lock);
+    if (!metrics_rendered)
+        metrics_rendered = g_ptr_array_new();
+    for (guint i = 0; i < metrics_rendered->len && !r; i++) {
+        MetricsRendered *x = g_ptr_array_index(metrics_rendered, i);
+
+        if (x->tree == t && x->conn == conn)
+            r = x;
+    }
+    if (!r) {
+        r = g_new0(MetricsRendered, 1);
+        r->tree = t;
+        r->conn = conn;
+        r->text = g_string_new(NULL);
+        g_ptr_array_add(metrics_rendered, r);
+    }
+    if (!r->at || now - r->at >= G_USEC_PER_SEC || r->serial != serial) {
+        g_string_truncate(r->text, 0);
+        metrics_render_now(t, conn, r->text);
+        r->at = g_get_monotonic_time();
+        r->serial = serial;
+    }
+    g_string_append_len(out, r->text->str, (gssize)r->text->len);
+    g_mutex_unlock(&metrics_rendered_lock);
+    return 0;
+}
+
+static int
+metrics_render_now(Tree *t, int conn, GString *out)
 {
     guint first = conn >= 0 ? (guint)conn : 0;
     guint last = conn >= 0 ? (guint)conn + 1 : tree_n_conns(t);

@@ -5,5 +5,8 @@
 
 #include "tree.h"
 
-/* CONN: a connection index, or -1 for all connections. 0 or -errno. */
+/* CONN: a connection index, or -1 for all connections. The text is rendered at most once a
+ * second (state, vcpus and memory from the cache, I/O counters from libvirt). 0 or -errno. */
 int metrics_render(Tree *t, int conn, GString *out);
+/* Drop what was rendered for tree T (it is being freed). */
+void metrics_forget(Tree *t);

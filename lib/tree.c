@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dom_action.h"
+#include "metrics.h"
 #include "mig_run.h"
 #include "state_word.h"
 
@@ -80,6 +81,7 @@ tree_free(Tree *t)
 {
     if (!t)
         return;
+    metrics_forget(t);
     g_free(t->conns);
     g_free(t);
 }
