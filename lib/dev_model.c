@@ -18,6 +18,7 @@
  * value never ends in a newline: the file system layer adds exactly one.
  */
 #include "dev_model.h"
+#include "dev_xml.h"
 #include "name_escape.h"
 
 #include <errno.h>
@@ -27,10 +28,6 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-
-/* No XML_PARSE_NOENT (entities are never substituted), no DTDLOAD/DTDVALID/XINCLUDE,
- * no HUGE (keep libxml2's depth and text-size limits), errors are not printed. */
-#define DEV_XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
 #define NAME_MAX_BYTES 255
 
@@ -109,191 +106,13 @@ dev_field_index(DevKind kind, const char *field)
     return -1;
 }
 
-/* ---- the locked-down reader ------------------------------------------------------ */
-
-static void
-refuse_doctype(void *ctx, const xmlChar *name G_GNUC_UNUSED,
-               const xmlChar *external_id G_GNUC_UNUSED,
-               const xmlChar *system_id G_GNUC_UNUSED)
-{
-    xmlParserCtxtPtr ctxt = ctx;
-    gboolean *saw_doctype = ctxt->_private;
-
-    /* Called before the internal subset is read: stopping here means no entity
-     * declaration is ever parsed, which defeats billion-laughs and XXE at the root. */
-    *saw_doctype = TRUE;
-    xmlStopParser(ctxt);
-}
-
-static void
-xml_init_once(void)
-{
-    static gsize done;
-
-    /* libxml2 wants its globals set up once before parsers run in several threads */
-    if (g_once_init_enter(&done)) {
-        xmlInitParser();
-        g_once_init_leave(&done, 1);
-    }
-}
-
-xmlDoc *
-dev_xml_read(const char *xml, size_t len)
-{
-    xmlParserCtxtPtr ctxt = NULL;
-    xmlDoc *doc = NULL;
-    gboolean saw_doctype = FALSE;
-
-    if (!xml || len == 0 || len > DEV_XML_MAX)
-        goto out;
-    xml_init_once();
-    ctxt = xmlNewParserCtxt();
-    if (!ctxt)
-        goto out;
-    ctxt->_private = &saw_doctype;
-    ctxt->sax->internalSubset = refuse_doctype;
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, DEV_XML_OPTIONS);
-    if (doc && (saw_doctype || !ctxt->wellFormed || doc->intSubset || doc->extSubset)) {
-        xmlFreeDoc(doc);
-        doc = NULL;
-    }
-    /* Without a declared encoding libxml2 writes non-ASCII attribute characters as
-     * &#x..; references; libvirt's XML is UTF-8, keep it readable as such. */
-    if (doc && !doc->encoding)
-        doc->encoding = xmlStrdup(BAD_CAST "UTF-8");
-out:
-    if (ctxt)
-        xmlFreeParserCtxt(ctxt);
-    return doc;
-}
-
-/* libvirt writes XML with its own escaping (virBufferEscapeString: & < > ' ") and single
- * quotes around attribute values; libxml2's serializer would use double quotes. So that
- * `xml` files hold an element exactly as libvirt reports it, serialize in libvirt's style,
- * keeping the document's own whitespace text nodes. */
-static void
-dev_xml_escape(GString *out, const char *s, gboolean attr)
-{
-    for (; s && *s; s++) {
-        /* in an attribute, a literal tab or newline would come back as a space */
-        if (attr && (*s == '\t' || *s == '\n' || *s == '\r')) {
-            g_string_append_printf(out, "&#%d;", *s);
-            continue;
-        }
-        switch (*s) {
-        case '&': g_string_append(out, "&amp;"); break;
-        case '<': g_string_append(out, "&lt;"); break;
-        case '>': g_string_append(out, "&gt;"); break;
-        case '\'': g_string_append(out, "&apos;"); break;
-        case '"': g_string_append(out, "&quot;"); break;
-        default: g_string_append_c(out, *s); break;
-        }
-    }
-}
-
-static void
-dev_xml_qname(GString *out, const xmlNs *ns, const xmlChar *name)
-{
-    if (ns && ns->prefix)
-        g_string_append_printf(out, "%s:", (const char *)ns->prefix);
-    g_string_append(out, (const char *)name);
-}
-
-static void
-dev_xml_write(GString *out, const xmlNode *node, unsigned int depth)
-{
-    if (depth > 256)
-        return;   /* libvirt device XML is a few levels deep; parsing already bounds it */
-    switch (node->type) {
-    case XML_ELEMENT_NODE:
-        g_string_append_c(out, '<');
-        dev_xml_qname(out, node->ns, node->name);
-        for (const xmlNs *ns = node->nsDef; ns; ns = ns->next) {
-            g_string_append(out, ns->prefix ? " xmlns:" : " xmlns");
-            if (ns->prefix)
-                g_string_append(out, (const char *)ns->prefix);
-            g_string_append(out, "='");
-            dev_xml_escape(out, (const char *)ns->href, TRUE);
-            g_string_append_c(out, '\'');
-        }
-        for (const xmlAttr *a = node->properties; a; a = a->next) {
-            xmlChar *v = xmlNodeListGetString(node->doc, a->children, 1);
-
-            g_string_append_c(out, ' ');
-            dev_xml_qname(out, a->ns, a->name);
-            g_string_append(out, "='");
-            dev_xml_escape(out, (const char *)v, TRUE);
-            g_string_append_c(out, '\'');
-            xmlFree(v);
-        }
-        if (!node->children) {
-            g_string_append(out, "/>");
-            break;
-        }
-        g_string_append_c(out, '>');
-        for (const xmlNode *c = node->children; c; c = c->next)
-            dev_xml_write(out, c, depth + 1);
-        g_string_append(out, "</");
-        dev_xml_qname(out, node->ns, node->name);
-        g_string_append_c(out, '>');
-        break;
-    case XML_TEXT_NODE:
-        dev_xml_escape(out, (const char *)node->content, FALSE);
-        break;
-    case XML_CDATA_SECTION_NODE:
-        g_string_append_printf(out, "<![CDATA[%s]]>", (const char *)node->content);
-        break;
-    case XML_COMMENT_NODE:
-        g_string_append_printf(out, "<!--%s-->", (const char *)node->content);
-        break;
-    default:
-        break;
-    }
-}
-
-char *
-dev_xml_dump(xmlDoc *doc, xmlNode *node)
-{
-    GString *out = g_string_new(NULL);
-
-    dev_xml_write(out, node, 0);
-    return g_string_free(out, FALSE);
-}
-
 /* ---- small tree helpers ---------------------------------------------------------- */
 
-/* libvirt's own elements carry no namespace; anything namespaced is someone else's */
-static gboolean
-is_el(const xmlNode *n, const char *name)
-{
-    return n && n->type == XML_ELEMENT_NODE && !n->ns &&
-           strcmp((const char *)n->name, name) == 0;
-}
-
-static xmlNode *
-child_el(const xmlNode *parent, const char *name)
-{
-    for (xmlNode *n = parent ? parent->children : NULL; n; n = n->next)
-        if (is_el(n, name))
-            return n;
-    return NULL;
-}
-
-/* g_malloc'd copy of attribute NAME of N, NULL when N or the attribute is absent */
-static char *
-prop(const xmlNode *n, const char *name)
-{
-    xmlChar *v = n ? xmlGetNoNsProp(n, BAD_CAST name) : NULL;
-    char *ret = v ? g_strdup((const char *)v) : NULL;
-
-    xmlFree(v);
-    return ret;
-}
 
 static gboolean
 prop_is(const xmlNode *n, const char *name, const char *value)
 {
-    g_autofree char *v = prop(n, name);
+    g_autofree char *v = dev_xml_prop(n, name);
 
     return v && strcmp(v, value) == 0;
 }
@@ -301,7 +120,7 @@ prop_is(const xmlNode *n, const char *name, const char *value)
 static char *
 child_text(const xmlNode *parent, const char *name)
 {
-    xmlNode *n = child_el(parent, name);
+    xmlNode *n = dev_xml_child(parent, name);
     xmlChar *v = n ? xmlNodeGetContent(n) : NULL;
     char *ret = v ? g_strdup((const char *)v) : NULL;
 
@@ -320,7 +139,7 @@ streq0(const char *a, const char *b)
 static gboolean
 addr_num(const xmlNode *addr, const char *name, unsigned long max, unsigned long *out)
 {
-    g_autofree char *v = prop(addr, name);
+    g_autofree char *v = dev_xml_prop(addr, name);
     char *end = NULL;
     gboolean ok = FALSE;
 
@@ -340,7 +159,7 @@ addr_num(const xmlNode *addr, const char *name, unsigned long max, unsigned long
 static char *
 address_generic(const xmlNode *addr)
 {
-    g_autofree char *type = prop(addr, "type");
+    g_autofree char *type = dev_xml_prop(addr, "type");
     GString *s = g_string_new(type ? type : "");
     const char *sep = ":";
 
@@ -349,7 +168,7 @@ address_generic(const xmlNode *addr)
 
         if (a->ns || strcmp((const char *)a->name, "type") == 0)
             continue;
-        v = prop(addr, (const char *)a->name);
+        v = dev_xml_prop(addr, (const char *)a->name);
         g_string_append_printf(s, "%s%s=%s", sep, (const char *)a->name, v ? v : "");
         sep = ",";
     }
@@ -371,7 +190,7 @@ address_pci(const xmlNode *addr)
 static char *
 address_string(const xmlNode *addr)
 {
-    g_autofree char *type = addr ? prop(addr, "type") : NULL;
+    g_autofree char *type = addr ? dev_xml_prop(addr, "type") : NULL;
     char *ret = NULL;
     unsigned long a, b, c, d;
 
@@ -391,7 +210,7 @@ address_string(const xmlNode *addr)
             addr_num(addr, "devno", 0xffff, &c))
             return g_strdup_printf("%lx.%lx.%04lx", a, b, c);
     } else if (streq0(type, "usb")) {
-        g_autofree char *port = prop(addr, "port");
+        g_autofree char *port = dev_xml_prop(addr, "port");
 
         /* the port is a dotted path through hubs ("1.2"), kept as written */
         if (addr_num(addr, "bus", UINT_MAX, &a))
@@ -418,12 +237,12 @@ append_host(GString *s, const char *host)
 static char *
 network_source(const xmlNode *src)
 {
-    g_autofree char *protocol = prop(src, "protocol");
-    g_autofree char *name = prop(src, "name");
-    g_autofree char *query = prop(src, "query");
+    g_autofree char *protocol = dev_xml_prop(src, "protocol");
+    g_autofree char *name = dev_xml_prop(src, "name");
+    g_autofree char *query = dev_xml_prop(src, "query");
     g_autofree char *transport = NULL;
     g_autofree char *socket = NULL;
-    xmlNode *host = child_el(src, "host");
+    xmlNode *host = dev_xml_child(src, "host");
     GString *s = g_string_new(protocol ? protocol : "");
     char sep = '?';
 
@@ -432,15 +251,15 @@ network_source(const xmlNode *src)
             g_string_append_printf(s, ":%s", name);
         goto query;
     }
-    transport = prop(host, "transport");
+    transport = dev_xml_prop(host, "transport");
     if (transport && *transport && strcmp(transport, "tcp") != 0)
         g_string_append_printf(s, "+%s", transport);
     g_string_append(s, "://");
     if (streq0(transport, "unix")) {
-        socket = prop(host, "socket");
+        socket = dev_xml_prop(host, "socket");
     } else {
-        g_autofree char *hname = prop(host, "name");
-        g_autofree char *port = prop(host, "port");
+        g_autofree char *hname = dev_xml_prop(host, "name");
+        g_autofree char *port = dev_xml_prop(host, "port");
 
         append_host(s, hname);
         if (port)
@@ -461,22 +280,22 @@ query:
 static char *
 disk_source(const xmlNode *disk, const char *type)
 {
-    xmlNode *src = child_el(disk, "source");
+    xmlNode *src = dev_xml_child(disk, "source");
 
     if (!src)
         return NULL;
     /* libvirt's default disk type is file */
     if (!type || strcmp(type, "file") == 0)
-        return prop(src, "file");
+        return dev_xml_prop(src, "file");
     if (strcmp(type, "block") == 0)
-        return prop(src, "dev");
+        return dev_xml_prop(src, "dev");
     if (strcmp(type, "dir") == 0)
-        return prop(src, "dir");
+        return dev_xml_prop(src, "dir");
     if (strcmp(type, "network") == 0)
         return network_source(src);
     if (strcmp(type, "volume") == 0) {
-        g_autofree char *pool = prop(src, "pool");
-        g_autofree char *volume = prop(src, "volume");
+        g_autofree char *pool = dev_xml_prop(src, "pool");
+        g_autofree char *volume = dev_xml_prop(src, "volume");
 
         if (!pool && !volume)
             return NULL;
@@ -485,47 +304,47 @@ disk_source(const xmlNode *disk, const char *type)
     if (strcmp(type, "nvme") == 0) {
         /* qemu's own notation for an NVMe namespace: nvme://0000:01:00.0/1; libvirt
          * writes this address without type='pci' */
-        xmlNode *addr_el = child_el(src, "address");
+        xmlNode *addr_el = dev_xml_child(src, "address");
         g_autofree char *addr = addr_el ? address_pci(addr_el) : NULL;
 
         if (!addr && addr_el)
             addr = address_generic(addr_el);
-        g_autofree char *ns = prop(src, "namespace");
+        g_autofree char *ns = dev_xml_prop(src, "namespace");
 
         return g_strdup_printf("nvme://%s/%s", addr ? addr : "", ns ? ns : "");
     }
     if (strcmp(type, "vhostuser") == 0)
-        return prop(src, "path");
+        return dev_xml_prop(src, "path");
     return NULL;
 }
 
 static void
 disk_values(const xmlNode *disk, char **v)
 {
-    xmlNode *driver = child_el(disk, "driver");
-    xmlNode *target = child_el(disk, "target");
-    g_autofree char *device = prop(disk, "device");
-    g_autofree char *type = prop(disk, "type");
+    xmlNode *driver = dev_xml_child(disk, "driver");
+    xmlNode *target = dev_xml_child(disk, "target");
+    g_autofree char *device = dev_xml_prop(disk, "device");
+    g_autofree char *type = dev_xml_prop(disk, "type");
 
     v[DISK_DEVICE] = g_strdup(device ? device : "disk");
-    v[DISK_BUS] = prop(target, "bus");
-    v[DISK_MODEL] = prop(disk, "model");
+    v[DISK_BUS] = dev_xml_prop(target, "bus");
+    v[DISK_MODEL] = dev_xml_prop(disk, "model");
     v[DISK_SOURCE] = disk_source(disk, type);
     v[DISK_TYPE] = g_strdup(type);
-    v[DISK_FORMAT] = prop(driver, "type");
-    v[DISK_CACHE] = prop(driver, "cache");
-    v[DISK_DISCARD] = prop(driver, "discard");
+    v[DISK_FORMAT] = dev_xml_prop(driver, "type");
+    v[DISK_CACHE] = dev_xml_prop(driver, "cache");
+    v[DISK_DISCARD] = dev_xml_prop(driver, "discard");
     v[DISK_SERIAL] = child_text(disk, "serial");
     v[DISK_WWN] = child_text(disk, "wwn");
-    v[DISK_READONLY] = g_strdup(child_el(disk, "readonly") ? "1" : "0");
-    v[DISK_SHAREABLE] = g_strdup(child_el(disk, "shareable") ? "1" : "0");
-    v[DISK_BOOT_ORDER] = prop(child_el(disk, "boot"), "order");
-    v[DISK_ADDRESS] = address_string(child_el(disk, "address"));
-    v[DISK_ALIAS] = prop(child_el(disk, "alias"), "name");
+    v[DISK_READONLY] = g_strdup(dev_xml_child(disk, "readonly") ? "1" : "0");
+    v[DISK_SHAREABLE] = g_strdup(dev_xml_child(disk, "shareable") ? "1" : "0");
+    v[DISK_BOOT_ORDER] = dev_xml_prop(dev_xml_child(disk, "boot"), "order");
+    v[DISK_ADDRESS] = address_string(dev_xml_child(disk, "address"));
+    v[DISK_ALIAS] = dev_xml_prop(dev_xml_child(disk, "alias"), "name");
     if (v[DISK_DEVICE] && (strcmp(v[DISK_DEVICE], "cdrom") == 0 ||
                            strcmp(v[DISK_DEVICE], "floppy") == 0)) {
         /* libvirt omits tray='closed' */
-        v[DISK_TRAY] = prop(target, "tray");
+        v[DISK_TRAY] = dev_xml_prop(target, "tray");
         if (!v[DISK_TRAY])
             v[DISK_TRAY] = g_strdup("closed");
     }
@@ -538,11 +357,11 @@ disk_values(const xmlNode *disk, char **v)
 static xmlNode *
 serial_source_el(const xmlNode *el, const char *type)
 {
-    xmlNode *first = child_el(el, "source");
+    xmlNode *first = dev_xml_child(el, "source");
 
     if (streq0(type, "udp")) {
         for (xmlNode *n = first; n; n = n->next)
-            if (is_el(n, "source") && !prop_is(n, "mode", "bind"))
+            if (dev_xml_is_el(n, "source") && !prop_is(n, "mode", "bind"))
                 return n;
     }
     return first;
@@ -551,8 +370,8 @@ serial_source_el(const xmlNode *el, const char *type)
 static char *
 host_service(const xmlNode *src)
 {
-    g_autofree char *host = prop(src, "host");
-    g_autofree char *service = prop(src, "service");
+    g_autofree char *host = dev_xml_prop(src, "host");
+    g_autofree char *service = dev_xml_prop(src, "service");
     GString *s;
 
     if (!host && !service)
@@ -566,30 +385,30 @@ host_service(const xmlNode *src)
 static void
 serial_values(const xmlNode *el, char **v)
 {
-    g_autofree char *type = prop(el, "type");
-    xmlNode *target = child_el(el, "target");
+    g_autofree char *type = dev_xml_prop(el, "type");
+    xmlNode *target = dev_xml_child(el, "target");
     xmlNode *src = serial_source_el(el, type);
-    xmlNode *log = child_el(el, "log");
+    xmlNode *log = dev_xml_child(el, "log");
     gboolean socket_like = streq0(type, "tcp") || streq0(type, "udp") || streq0(type, "unix");
 
     v[SER_TYPE] = g_strdup(type);
-    v[SER_TARGET_TYPE] = prop(target, "type");
-    v[SER_TARGET_MODEL] = prop(child_el(target, "model"), "name");
+    v[SER_TARGET_TYPE] = dev_xml_prop(target, "type");
+    v[SER_TARGET_MODEL] = dev_xml_prop(dev_xml_child(target, "model"), "name");
     if (streq0(type, "pty") || streq0(type, "file") || streq0(type, "dev") ||
         streq0(type, "pipe") || streq0(type, "unix"))
-        v[SER_SOURCE] = prop(src, "path");
+        v[SER_SOURCE] = dev_xml_prop(src, "path");
     else if (streq0(type, "tcp") || streq0(type, "udp"))
         v[SER_SOURCE] = host_service(src);
-    v[SER_MODE] = prop(src, "mode");
+    v[SER_MODE] = dev_xml_prop(src, "mode");
     /* connect is libvirt's default for the socket types */
     if (!v[SER_MODE] && src && socket_like)
         v[SER_MODE] = g_strdup("connect");
-    v[SER_LOG] = prop(log, "file");
-    v[SER_LOG_APPEND] = prop(log, "append");
-    v[SER_ALIAS] = prop(child_el(el, "alias"), "name");
-    v[SER_TTY] = prop(el, "tty");
+    v[SER_LOG] = dev_xml_prop(log, "file");
+    v[SER_LOG_APPEND] = dev_xml_prop(log, "append");
+    v[SER_ALIAS] = dev_xml_prop(dev_xml_child(el, "alias"), "name");
+    v[SER_TTY] = dev_xml_prop(el, "tty");
     if (!v[SER_TTY] && streq0(type, "pty"))
-        v[SER_TTY] = prop(src, "path");
+        v[SER_TTY] = dev_xml_prop(src, "path");
 }
 
 /* ---- interfaces ------------------------------------------------------------------ */
@@ -597,24 +416,24 @@ serial_values(const xmlNode *el, char **v)
 static char *
 iface_source(const xmlNode *el, const char *type)
 {
-    xmlNode *src = child_el(el, "source");
+    xmlNode *src = dev_xml_child(el, "source");
 
     if (!src || !type)
         return NULL;
     if (strcmp(type, "network") == 0)
-        return prop(src, "network");
+        return dev_xml_prop(src, "network");
     if (strcmp(type, "bridge") == 0)
-        return prop(src, "bridge");
+        return dev_xml_prop(src, "bridge");
     if (strcmp(type, "direct") == 0 || strcmp(type, "vdpa") == 0)
-        return prop(src, "dev");
+        return dev_xml_prop(src, "dev");
     if (strcmp(type, "hostdev") == 0)
-        return address_string(child_el(src, "address"));
+        return address_string(dev_xml_child(src, "address"));
     if (strcmp(type, "vhostuser") == 0)
-        return prop(src, "path");
+        return dev_xml_prop(src, "path");
     if (strcmp(type, "mcast") == 0 || strcmp(type, "server") == 0 ||
         strcmp(type, "client") == 0 || strcmp(type, "udp") == 0) {
-        g_autofree char *address = prop(src, "address");
-        g_autofree char *port = prop(src, "port");
+        g_autofree char *address = dev_xml_prop(src, "address");
+        g_autofree char *port = dev_xml_prop(src, "port");
         GString *s;
 
         if (!address && !port)
@@ -630,17 +449,17 @@ iface_source(const xmlNode *el, const char *type)
 static void
 iface_values(const xmlNode *el, char **v)
 {
-    g_autofree char *type = prop(el, "type");
+    g_autofree char *type = dev_xml_prop(el, "type");
 
     v[IF_TYPE] = g_strdup(type);
     v[IF_SOURCE] = iface_source(el, type);
-    v[IF_MAC] = prop(child_el(el, "mac"), "address");
-    v[IF_MODEL] = prop(child_el(el, "model"), "type");
-    v[IF_TARGET] = prop(child_el(el, "target"), "dev");
-    v[IF_LINK_STATE] = prop(child_el(el, "link"), "state");
+    v[IF_MAC] = dev_xml_prop(dev_xml_child(el, "mac"), "address");
+    v[IF_MODEL] = dev_xml_prop(dev_xml_child(el, "model"), "type");
+    v[IF_TARGET] = dev_xml_prop(dev_xml_child(el, "target"), "dev");
+    v[IF_LINK_STATE] = dev_xml_prop(dev_xml_child(el, "link"), "state");
     if (!v[IF_LINK_STATE])
         v[IF_LINK_STATE] = g_strdup("up");
-    v[IF_ALIAS] = prop(child_el(el, "alias"), "name");
+    v[IF_ALIAS] = dev_xml_prop(dev_xml_child(el, "alias"), "name");
 }
 
 /* ---- names ----------------------------------------------------------------------- */
@@ -723,9 +542,9 @@ raw_name(DevKind kind, const xmlNode *el, unsigned index)
     char *name = NULL;
 
     if (kind == DEV_DISK)
-        name = prop(child_el(el, "target"), "dev");
+        name = dev_xml_prop(dev_xml_child(el, "target"), "dev");
     else if (kind == DEV_SERIAL)
-        name = prop(child_el(el, "target"), "port");
+        name = dev_xml_prop(dev_xml_child(el, "target"), "port");
     if (!name || !*name) {
         g_free(name);
         name = g_strdup_printf(kind == DEV_DISK ? "disk%u" : "%u", index);
@@ -775,7 +594,7 @@ static int
 kind_of_element(const xmlNode *n)
 {
     for (int k = 0; k < DEV_N_KINDS; k++)
-        if (is_el(n, kind_elements[k]))
+        if (dev_xml_is_el(n, kind_elements[k]))
             return k;
     return -1;
 }
@@ -796,7 +615,7 @@ dev_model_parse(const char *xml, size_t len, DevModel **out)
     if (!out || !(doc = dev_xml_read(xml, len)))
         goto out;
     root = xmlDocGetRootElement(doc);
-    if (!is_el(root, "domain"))
+    if (!dev_xml_is_el(root, "domain"))
         goto out;
 
     model = g_new0(DevModel, 1);
@@ -806,7 +625,7 @@ dev_model_parse(const char *xml, size_t len, DevModel **out)
         names[k].next_suffix = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     }
     /* libvirt writes exactly one <devices>; a second one is not libvirt's and ignored */
-    devices = child_el(root, "devices");
+    devices = dev_xml_child(root, "devices");
     for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next) {
         int kind = kind_of_element(n);
         DevEntry *e = NULL;

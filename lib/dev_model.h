@@ -6,7 +6,6 @@
 #pragma once
 
 #include <glib.h>
-#include <libxml/tree.h>
 
 typedef enum {
     DEV_DISK,
@@ -41,13 +40,3 @@ int dev_model_parse(const char *xml, size_t len, DevModel **out);
 void dev_model_free(DevModel *model);
 const DevEntry *dev_model_find(const DevModel *model, DevKind kind, const char *name);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DevModel, dev_model_free)
-
-/* Shared with dev_update.c. The one way domfs reads device XML: no network, no entity
- * substitution, and a document with a DOCTYPE is refused outright, so no entity can be
- * declared, let alone expanded (libvirt never emits one). NULL when malformed, empty or
- * over DEV_XML_MAX bytes. Free with xmlFreeDoc(). */
-#define DEV_XML_MAX ((size_t)16 * 1024 * 1024)
-xmlDoc *dev_xml_read(const char *xml, size_t len);
-/* NODE serialized as it stands in DOC (xmlNodeDump, no reformatting); g_free() it.
- * NULL only on allocation failure. */
-char *dev_xml_dump(xmlDoc *doc, xmlNode *node);

@@ -16,6 +16,7 @@
  */
 #include "dev_update.h"
 #include "dev_model.h"
+#include "dev_xml.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -40,31 +41,6 @@ fail(char **errmsg, const char *fmt, ...)
     return -EINVAL;
 }
 
-static gboolean
-is_el(const xmlNode *n, const char *name)
-{
-    return n && n->type == XML_ELEMENT_NODE && !n->ns &&
-           strcmp((const char *)n->name, name) == 0;
-}
-
-static xmlNode *
-child_el(const xmlNode *parent, const char *name)
-{
-    for (xmlNode *n = parent ? parent->children : NULL; n; n = n->next)
-        if (is_el(n, name))
-            return n;
-    return NULL;
-}
-
-static char *
-prop(const xmlNode *n, const char *name)
-{
-    xmlChar *v = n ? xmlGetNoNsProp(n, BAD_CAST name) : NULL;
-    char *ret = v ? g_strdup((const char *)v) : NULL;
-
-    xmlFree(v);
-    return ret;
-}
 
 /* the indentation in front of an element, if that is what precedes it */
 static xmlNode *
@@ -81,7 +57,7 @@ drop_children(xmlNode *parent, const char *name)
 
     for (xmlNode *n = parent->children; n; n = next) {
         next = n->next;
-        if (!is_el(n, name))
+        if (!dev_xml_is_el(n, name))
             continue;
         /* take its line along, so the xml file shows no blank line where it was */
         if ((indent = indent_before(n))) {
@@ -104,7 +80,7 @@ read_element(const char *xml, const char *name, xmlDoc **out, char **errmsg)
         ret = fail(errmsg, "the current <%s> XML could not be parsed", name);
         goto out;
     }
-    if (!is_el(xmlDocGetRootElement(doc), name)) {
+    if (!dev_xml_is_el(xmlDocGetRootElement(doc), name)) {
         ret = fail(errmsg, "the device XML is not a <%s> element", name);
         goto out;
     }
@@ -184,7 +160,7 @@ static xmlNode *
 new_source(xmlNode *disk)
 {
     xmlNode *src = xmlNewDocNode(disk->doc, NULL, BAD_CAST "source", NULL);
-    xmlNode *driver = child_el(disk, "driver");
+    xmlNode *driver = dev_xml_child(disk, "driver");
     xmlNode *first = first_element(disk);
     xmlNode *indent;
 
@@ -225,13 +201,13 @@ dev_update_disk_source(const char *disk_xml, const char *path, char **out_xml, c
     if ((ret = read_element(disk_xml, "disk", &doc, errmsg)) < 0)
         goto out;
     disk = xmlDocGetRootElement(doc);
-    device = prop(disk, "device");
+    device = dev_xml_prop(disk, "device");
     if (!device || (strcmp(device, "cdrom") != 0 && strcmp(device, "floppy") != 0)) {
         ret = fail(errmsg, "only a cdrom's or floppy's medium can be changed, this disk is a %s",
                    device ? device : "disk");
         goto out;
     }
-    type = prop(disk, "type");
+    type = dev_xml_prop(disk, "type");
     /* the backing chain belongs to the old medium */
     drop_children(disk, "backingStore");
 
@@ -243,11 +219,11 @@ dev_update_disk_source(const char *disk_xml, const char *path, char **out_xml, c
         goto out;
     }
 
-    src = child_el(disk, "source");
+    src = dev_xml_child(disk, "source");
     if (!is_local_type(type)) {
         /* protocol, hosts, pool, auth... describe the old medium; startupPolicy is
          * valid for a file too */
-        startup = prop(src, "startupPolicy");
+        startup = dev_xml_prop(src, "startupPolicy");
         drop_children(disk, "source");
         drop_children(disk, "auth");
         xmlSetProp(disk, BAD_CAST "type", BAD_CAST "file");
@@ -298,7 +274,7 @@ dev_update_link_state(const char *iface_xml, const char *state, char **out_xml, 
     if ((ret = read_element(iface_xml, "interface", &doc, errmsg)) < 0)
         goto out;
     iface = xmlDocGetRootElement(doc);
-    link = child_el(iface, "link");
+    link = dev_xml_child(iface, "link");
     if (!link) {
         xmlNode *last = last_element(iface);
 

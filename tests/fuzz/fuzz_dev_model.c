@@ -18,6 +18,7 @@
  *   XML fragments inserted. Mutants that still parse join the pool, so mutations compound.
  */
 #include "dev_model.h"
+#include "dev_xml.h"
 #include "dev_update.h"
 
 #include <errno.h>

@@ -7,6 +7,7 @@
  * and hostile input: it must be refused with -EINVAL, quickly, without expanding entities.
  */
 #include "dev_model.h"
+#include "dev_xml.h"
 #include "name_escape.h"
 
 #include <errno.h>

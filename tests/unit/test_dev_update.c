@@ -2,6 +2,7 @@
  * as the file system does). Every result is read back with dev_model (wrapped in a
  * <domain><devices>) so the checks are on what libvirt would see, not on string shapes. */
 #include "dev_model.h"
+#include "dev_xml.h"
 #include "dev_update.h"
 
 #include <errno.h>
