@@ -156,6 +156,10 @@ dom_fetch_one(virConnectPtr vc, const char *uuid, virDomainPtr known, DomInfo **
         ret = -verr_take(errmsg);
         goto cleanup;
     }
+    /* an event's domain object keeps the id it had when the event was sent: a stopped
+     * guest's is stale */
+    if (d->state == VIR_DOMAIN_SHUTOFF)
+        d->id = -1;
     d->vcpus = info.nrVirtCpu;
     d->memory_kib = info.memory;
     d->autostart = autostart != 0;
