@@ -49,6 +49,10 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* fs_notify.c: kernel cache invalidation after cache changes, then the events line. */
 void notify_start(void);
 void notify_stop(void);
+/* Wait (at most TIMEOUT_US) until every change queued so far is invalidated in the
+ * kernel: a write that changed a guest returns only then, so a read right after it never
+ * meets a stale page cache. */
+void notify_flush(gint64 timeout_us);
 /* Invalidate INO's attributes and pages soon, from the notifier thread (never from a
  * request handler). */
 void notify_inval_later(fuse_ino_t ino);

@@ -16,6 +16,7 @@
 typedef struct {
     int conn;
     fuse_ino_t inval_ino;   /* just invalidate this inode */
+    GAsyncQueue *barrier;   /* just answer on it: everything queued before is done */
     DomInfo *old_info;
     DomInfo *new_info;
     char *event;
@@ -51,6 +52,24 @@ notify_inval_inode(fuse_ino_t ino)
 {
     if (fs_state.se && ino)
         fuse_lowlevel_notify_inval_inode(fs_state.se, ino, 0, 0);
+}
+
+void
+notify_flush(gint64 timeout_us)
+{
+    GAsyncQueue *answer;
+    NotifyItem *it;
+
+    if (!notify_thread)
+        return;
+    /* a queue as a one-shot channel: reference-counted, so a waiter that gives up leaves
+     * nothing dangling */
+    answer = g_async_queue_new();
+    it = g_new0(NotifyItem, 1);
+    it->barrier = g_async_queue_ref(answer);
+    g_async_queue_push(notify_queue, it);
+    g_async_queue_timeout_pop(answer, (guint64)timeout_us);
+    g_async_queue_unref(answer);
 }
 
 void
@@ -233,10 +252,14 @@ notify_main(gpointer data)
         NotifyItem *it = g_async_queue_pop(notify_queue);
         bool stop = it->stop;
 
-        if (it->inval_ino)
+        if (it->barrier) {
+            g_async_queue_push(it->barrier, GINT_TO_POINTER(1));
+            g_async_queue_unref(it->barrier);
+        } else if (it->inval_ino) {
             notify_inval_inode(it->inval_ino);
-        else if (!stop)
+        } else if (!stop) {
             notify_process(it);
+        }
         notify_item_free(it);
         if (stop)
             return NULL;

@@ -770,6 +770,9 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
     if (f && (ret = ino_get(ino, &r)) == 0)
         ret = fs_do_write(req, &r, buf, size, off, f->append);
     fs_file_unref(f);
+    /* the refresh the write made is in the notifier's queue: let it reach the kernel */
+    if (ret == 0)
+        notify_flush(G_USEC_PER_SEC);
     /* reply before freeing R: the interrupt callback may use it until the reply */
     if (ret < 0)
         fuse_reply_err(req, -ret);
