@@ -791,17 +791,26 @@ ssize_t
 cons_read(ConsHandle *h, uint64_t off, char *buf, size_t size)
 {
     ConsLog *log = h->log;
+    gboolean fresh = FALSE;
     int races = 0;
     int dirfd = -1;
     size_t done = 0;
-    ssize_t ret;
+    ssize_t ret = 0;
 
     size = MIN(size, (size_t)CONS_MAX_READ);
     g_mutex_lock(&log->lock);
     log->last_used = g_get_monotonic_time();
-    ret = cons_refresh(log, &dirfd);
-    if (ret < 0)
-        goto out;
+    /* Bytes already known are read through the files' cached descriptors without looking
+     * at the directory again (a rotation renames, it does not change bytes; a truncation
+     * shows as a short read below). Only a read that reaches the known end, or a first
+     * read, looks for new bytes and new files. */
+    if (h->mode == CONS_MODE_UNSET || off > UINT64_MAX - h->base - size ||
+        h->base + off + size > log->v_end) {
+        ret = cons_refresh(log, &dirfd);
+        if (ret < 0)
+            goto out;
+        fresh = TRUE;
+    }
     if (h->mode == CONS_MODE_UNSET) {
         h->mode = off == 0 ? CONS_MODE_SEQ : CONS_MODE_ABS;
         h->base = off == 0 ? h->w_open : log->pin;
@@ -833,6 +842,14 @@ cons_read(ConsHandle *h, uint64_t off, char *buf, size_t size)
         }
         if (s->vstart > pos) {
             h->base += s->vstart - pos; /* a hole where a dropped file was */
+            continue;
+        }
+        if (s->fd < 0 && !fresh) {
+            /* a file not opened yet: look at the directory now, then start over */
+            ret = cons_refresh(log, &dirfd);
+            if (ret < 0)
+                break;
+            fresh = TRUE;
             continue;
         }
         ret = cons_seg_fd(log, k, dirfd, &fd);
