@@ -58,8 +58,6 @@ struct DomConn {
     gboolean connected;
     char *last_error;        /* why the last (re)connect attempt failed */
     char *note;
-    void (*status_fn)(DomConn *c, void *opaque);
-    void *status_opaque;
 
     GAsyncQueue *jobs;
     GThread *worker;
@@ -366,12 +364,10 @@ static void
 conn_set_connected(DomConn *c, virConnectPtr vc, const char *why)
 {
     virConnectPtr old;
-    gboolean changed;
 
     g_mutex_lock(&c->lock);
     old = c->vc;
     c->vc = vc;
-    changed = c->connected != (vc != NULL);
     c->connected = vc != NULL;
     g_free(c->last_error);
     c->last_error = g_strdup(why);
@@ -380,8 +376,6 @@ conn_set_connected(DomConn *c, virConnectPtr vc, const char *why)
         conn_unregister_events(c, old);
         virConnectClose(old);
     }
-    if (changed && c->status_fn)
-        c->status_fn(c, c->status_opaque);
 }
 
 /* Connect, subscribe, then load: an event between the subscription and the load only
@@ -749,13 +743,6 @@ conn_get_virt(DomConn *c)
         virConnectRef(vc);
     g_mutex_unlock(&c->lock);
     return vc;
-}
-
-void
-conn_set_status_fn(DomConn *c, void (*fn)(DomConn *c, void *opaque), void *opaque)
-{
-    c->status_fn = fn;
-    c->status_opaque = opaque;
 }
 
 char *

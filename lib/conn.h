@@ -31,8 +31,6 @@ char *conn_describe(DomConn *c);
 gboolean conn_is_connected(DomConn *c);
 /* A new reference to the libvirt connection, or NULL while reconnecting (-> ENOTCONN). */
 virConnectPtr conn_get_virt(DomConn *c);
-/* Called whenever the connected/reconnecting status changes (on the worker thread). */
-void conn_set_status_fn(DomConn *c, void (*fn)(DomConn *c, void *opaque), void *opaque);
 
 /* The snapshot of the guest in directory DIRNAME with its XML loaded: after a bulk load
  * the XML comes in the background; this asks for this guest first and waits (bounded) for
