@@ -13,8 +13,9 @@ struct FsNode {
     uint64_t nlookup;
     FsNode *parent;
     char *name;
+    char *key;              /* in the parent's children: the name, or a unique key */
     TreeNode tn;
-    GHashTable *children;   /* name -> FsNode (weak: a child unlinks itself) */
+    GHashTable *children;   /* key -> FsNode (weak: a child unlinks itself) */
 };
 
 static GMutex ino_lock;
@@ -23,20 +24,21 @@ static fuse_ino_t ino_next = FUSE_ROOT_ID + 1;
 static FsNode *ino_root;
 
 static FsNode *
-ino_node_new(fuse_ino_t ino, FsNode *parent, const char *name, TreeNode *tn)
+ino_node_new(fuse_ino_t ino, FsNode *parent, const char *name, const char *key, TreeNode *tn)
 {
     FsNode *n = g_new0(FsNode, 1);
 
     n->ino = ino;
     n->parent = parent;
     n->name = g_strdup(name);
+    n->key = g_strdup(key);
     n->tn = *tn;
     memset(tn, 0, sizeof(*tn));
     g_hash_table_insert(ino_by_num, &n->ino, n);
     if (parent) {
         if (!parent->children)
             parent->children = g_hash_table_new(g_str_hash, g_str_equal);
-        g_hash_table_insert(parent->children, n->name, n);
+        g_hash_table_insert(parent->children, n->key, n);
     }
     return n;
 }
@@ -48,7 +50,7 @@ ino_table_init(Tree *tree)
 
     ino_by_num = g_hash_table_new(g_int64_hash, g_int64_equal);
     tree_root(tree, &tn);
-    ino_root = ino_node_new(FUSE_ROOT_ID, NULL, "", &tn);
+    ino_root = ino_node_new(FUSE_ROOT_ID, NULL, "", "", &tn);
     ino_root->nlookup = 1;   /* the root is never forgotten */
 }
 
@@ -59,6 +61,7 @@ ino_node_free(FsNode *n)
     if (n->children)
         g_hash_table_destroy(n->children);
     g_free(n->name);
+    g_free(n->key);
     g_free(n);
 }
 
@@ -117,7 +120,7 @@ ino_lookup_unique(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
     if (parent) {
         /* a key no name can collide with: '/' never occurs in a name */
         key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, name, ++serial);
-        n = ino_node_new(ino_next++, parent, key, tn);
+        n = ino_node_new(ino_next++, parent, name, key, tn);
         n->nlookup = 1;
         ino = n->ino;
     }
@@ -146,7 +149,7 @@ ino_lookup_add(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
         n->tn = *tn;
         memset(tn, 0, sizeof(*tn));
     } else {
-        n = ino_node_new(ino_next++, parent, name, tn);
+        n = ino_node_new(ino_next++, parent, name, name, tn);
     }
     n->nlookup++;
     ino = n->ino;
@@ -165,7 +168,7 @@ ino_maybe_drop(FsNode *n)
            (!n->children || g_hash_table_size(n->children) == 0)) {
         FsNode *parent = n->parent;
 
-        g_hash_table_remove(parent->children, n->name);
+        g_hash_table_remove(parent->children, n->key);
         g_hash_table_remove(ino_by_num, &n->ino);
         ino_node_free(n);
         n = parent;

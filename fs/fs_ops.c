@@ -94,26 +94,6 @@ fs_console_log(const TreeNode *tn, ConsLog **out)
     return 0;
 }
 
-/* Content of a snapshot or connection file now. *USED (may be NULL) gets the snapshot it
- * was rendered from (a new reference; NULL for the connection file). */
-static int
-fs_render(const TreeNode *tn, GString *out, DomInfo **used)
-{
-    DomInfo *d;
-    int ret;
-
-    if (tn->kind != TN_GUEST_FILE && tn->kind != TN_DEV_FILE)
-        return tree_read(fs_state.tree, tn, out);
-    if (!(d = tree_guest_info(fs_state.tree, tn)))
-        return -ENOENT;
-    ret = tree_render(d, tn, out);
-    if (used && ret == 0)
-        *used = d;
-    else
-        dom_info_unref(d);
-    return ret;
-}
-
 /* After a reply built from snapshot USED: if the guest changed meanwhile, the notifier may
  * already have invalidated the inode before our (old) reply reached the kernel, which
  * would then keep the old value until the next change; so invalidate once more. */
@@ -129,7 +109,7 @@ fs_recheck(fuse_ino_t ino, const TreeNode *tn, DomInfo *used)
         notify_inval_later(ino);
 }
 
-/* Size of a file as a read would return it now (see fs_render for USED). */
+/* Size of a file as a read would return it now (see tree_read_snapshot for USED). */
 static int
 fs_file_size(const TreeNode *tn, const TreeAttr *attr, off_t *size, DomInfo **used)
 {
@@ -142,7 +122,7 @@ fs_file_size(const TreeNode *tn, const TreeAttr *attr, off_t *size, DomInfo **us
     case TF_SNAPSHOT:
     case TF_CONNECTION:
         s = g_string_new(NULL);
-        if ((ret = fs_render(tn, s, used)) < 0)
+        if ((ret = tree_read_snapshot(fs_state.tree, tn, s, used)) < 0)
             return ret;
         *size = (off_t)s->len;
         return 0;
@@ -188,19 +168,6 @@ fs_fill_stat(fuse_ino_t ino, const TreeNode *tn, const TreeAttr *attr, struct st
 
 /* ---- lookup, attributes ---- */
 
-/* A write to `migrate` blocks until the migration ends, and the kernel holds the file's
- * inode lock meanwhile: a second `echo cancel > migrate` (O_TRUNC needs that lock) would
- * wait behind it. So every lookup of `migrate` yields a fresh inode, with no entry caching:
- * each open gets its own lock. */
-static bool
-fs_is_blocking_file(const TreeNode *tn)
-{
-    return tn->kind == TN_GUEST_FILE && g_strcmp0(tree_guest_file_name(tn->index),
-                                                  "migrate") == 0;
-}
-
-/* Look NAME up in PARENT. *USED and *TN_OUT (both may be NULL) get the snapshot the
- * attributes came from and the node, for fs_recheck() after the reply. */
 static int
 fs_entry(fuse_ino_t parent, const char *name, struct fuse_entry_param *e, DomInfo **used,
          TreeNode *tn_out)
@@ -223,7 +190,10 @@ fs_entry(fuse_ino_t parent, const char *name, struct fuse_entry_param *e, DomInf
     }
     if (tn_out)
         tree_node_copy(tn_out, &tn);
-    if (fs_is_blocking_file(&tn)) {
+    if (attr.blocking) {
+        /* a blocking write (migrate) holds its inode's lock in the kernel until it ends:
+         * a second `echo cancel >` (O_TRUNC needs that lock) would wait behind it, so
+         * every lookup yields a fresh inode, never cached: each open gets its own lock */
         e->ino = ino_lookup_unique(parent, name, &tn);
         e->entry_timeout = 0;
     } else {
@@ -574,7 +544,7 @@ fs_open_file(const TreeNode *tn, const TreeAttr *attr, struct fuse_file_info *fi
         if (attr->flavor == TF_METRICS)
             ret = metrics_render(fs_state.tree, tn->conn, content);
         else
-            ret = fs_render(tn, content, &f->snap);
+            ret = tree_read_snapshot(fs_state.tree, tn, content, &f->snap);
         tree_node_copy(&f->tn, tn);
         if (ret < 0)
             goto error;
@@ -741,6 +711,7 @@ fs_do_write(fuse_req_t req, const FsNodeRef *r, const char *buf, size_t size, of
             bool append)
 {
     g_autoptr(DomInfo) d = NULL;
+    TreeAttr attr;
 
     /* an append (>>) is refused even at offset 0: after `: > f` the kernel believes the
      * file is empty, and a value must never be taken as a second part of another */
@@ -753,8 +724,8 @@ fs_do_write(fuse_req_t req, const FsNodeRef *r, const char *buf, size_t size, of
                                  : "write at offset %lld refused: write the whole value "
                                    "at once", (long long)off);
     }
-    /* a blocking migration is aborted when its writer is interrupted (Ctrl-C) */
-    if (r->tn.kind == TN_GUEST_FILE && g_strcmp0(r->name, "migrate") == 0)
+    /* a blocking write (a migration) is aborted when its writer is interrupted (Ctrl-C) */
+    if (tree_stat(fs_state.tree, &r->tn, &attr) == 0 && attr.blocking)
         fuse_req_interrupt_func(req, fs_write_interrupt, (void *)&r->tn);
     return tree_write(fs_state.tree, &r->tn, buf, size);
 }

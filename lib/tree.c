@@ -144,6 +144,7 @@ tree_dir_attr(TreeAttr *attr)
 {
     attr->is_dir = true;
     attr->writable = false;
+    attr->blocking = false;
     attr->flavor = TF_SNAPSHOT;
 }
 
@@ -224,6 +225,7 @@ tree_guest_node_attr(const DomInfo *d, const TreeNode *n, TreeAttr *attr)
         attr->is_dir = false;
         attr->writable = guest_files[n->index].writable;
         attr->flavor = guest_files[n->index].flavor;
+        attr->blocking = n->index == GF_MIGRATE;
         return 0;
     case TN_DEV:
         if (!dev_model_find(dom_info_devices(d), n->devkind, n->dev))
@@ -235,6 +237,7 @@ tree_guest_node_attr(const DomInfo *d, const TreeNode *n, TreeAttr *attr)
             return -ENOENT;
         attr->is_dir = false;
         attr->writable = tree_dev_field_writable(d, n);
+        attr->blocking = false;
         attr->flavor = TF_SNAPSHOT;
         return 0;
     default:
@@ -256,6 +259,7 @@ tree_stat(Tree *t, const TreeNode *n, TreeAttr *attr)
     case TN_DOMFS_FILE:
         attr->is_dir = false;
         attr->writable = false;
+        attr->blocking = false;
         attr->flavor = domfs_files[n->index].flavor;
         return 0;
     default:
@@ -556,8 +560,15 @@ tree_render(const DomInfo *d, const TreeNode *n, GString *out)
 int
 tree_read(Tree *t, const TreeNode *n, GString *out)
 {
-    g_autoptr(DomInfo) d = NULL;
+    return tree_read_snapshot(t, n, out, NULL);
+}
+
+int
+tree_read_snapshot(Tree *t, const TreeNode *n, GString *out, DomInfo **used)
+{
+    DomInfo *d;
     g_autofree char *s = NULL;
+    int ret;
 
     if (n->kind == TN_DOMFS_FILE && n->index == DF_CONNECTION) {
         if (n->conn >= 0) {
@@ -574,7 +585,12 @@ tree_read(Tree *t, const TreeNode *n, GString *out)
     }
     if (!(d = tree_guest_info(t, n)))
         return -ENOENT;
-    return tree_render(d, n, out);
+    ret = tree_render(d, n, out);
+    if (used && ret == 0)
+        *used = d;
+    else
+        dom_info_unref(d);
+    return ret;
 }
 
 int

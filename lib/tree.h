@@ -44,6 +44,7 @@ typedef struct {
 typedef struct {
     bool is_dir;
     bool writable;     /* the tree accepts writes here (mode bits are fs/'s business) */
+    bool blocking;     /* a write blocks for long (migrate) and can be interrupted */
     TreeFlavor flavor;
 } TreeAttr;
 
@@ -85,6 +86,9 @@ int tree_render(const DomInfo *d, const TreeNode *n, GString *out);
 int tree_list_guest(const DomInfo *d, const TreeNode *n, GPtrArray **out);
 /* Content of a TF_SNAPSHOT or TF_CONNECTION file as it stands now. */
 int tree_read(Tree *t, const TreeNode *n, GString *out);
+/* The same; *USED (may be NULL) gets the snapshot it was rendered from (a new reference;
+ * NULL for files that do not come from a snapshot). */
+int tree_read_snapshot(Tree *t, const TreeNode *n, GString *out, DomInfo **used);
 /* A write of LEN bytes at offset 0. 0 or -errno (recorded in the guest's error file). */
 int tree_write(Tree *t, const TreeNode *n, const char *buf, size_t len);
 
