@@ -16,31 +16,7 @@
 #include "dom_action.h"
 #include "ut_common.h"
 
-typedef struct {
-    UtFleet *f;
-    UtRecorder r;
-    DomConn *c;
-    virConnectPtr vc;
-} Fx;
-
-static void
-fx_setup(Fx *fx, gconstpointer data)
-{
-    fx->f = ut_fleet_new(UT_FLEET_XML);
-    ut_recorder_init(&fx->r);
-    fx->c = ut_open("h1", fx->f->uri, &fx->r);
-    fx->vc = conn_get_virt(fx->c);
-    g_assert_nonnull(fx->vc);
-}
-
-static void
-fx_teardown(Fx *fx, gconstpointer data)
-{
-    virConnectClose(fx->vc);
-    ut_close(fx->c);
-    ut_recorder_clear(&fx->r);
-    ut_fleet_free(fx->f);
-}
+/* The fleet fixture (Fx, fx_setup, fx_teardown) is ut_common.h's. */
 
 static DomInfo *
 snap(Fx *fx, const char *uuid)

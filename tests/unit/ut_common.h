@@ -487,3 +487,31 @@ ut_close(DomConn *c)
     ut_settle(c);
     conn_close(c);
 }
+
+/* The common fixture: the UT_FLEET_XML fleet opened as connection "h1" with a change
+ * recorder, and a libvirt connection of its own (the same driver state) to act with. */
+typedef struct {
+    UtFleet *f;
+    UtRecorder r;
+    DomConn *c;
+    virConnectPtr vc;
+} Fx;
+
+G_GNUC_UNUSED static void
+fx_setup(Fx *fx, gconstpointer data)
+{
+    fx->f = ut_fleet_new(UT_FLEET_XML);
+    ut_recorder_init(&fx->r);
+    fx->c = ut_open("h1", fx->f->uri, &fx->r);
+    fx->vc = conn_get_virt(fx->c);
+    g_assert_nonnull(fx->vc);
+}
+
+G_GNUC_UNUSED static void
+fx_teardown(Fx *fx, gconstpointer data)
+{
+    virConnectClose(fx->vc);
+    ut_close(fx->c);
+    ut_recorder_clear(&fx->r);
+    ut_fleet_free(fx->f);
+}
