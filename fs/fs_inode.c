@@ -1,8 +1,13 @@
 /* fs_inode.c - the inode table, in the manner of libfuse's passthrough_ll.c: a node per
  * (parent, name) the kernel has looked up, a lookup count the kernel's FORGET brings back
- * down, and removal when nothing refers to it any more. Inode numbers are never reused, so
- * a stale handle to a vanished guest can never reach a new one. A node keeps its parent
- * alive; the tree's own state (does the guest still exist?) lives in lib/, not here. */
+ * down, and removal when nothing refers to it any more. Inode numbers are never reused,
+ * and a guest directory is keyed by name and uuid, so a stale handle to a vanished guest
+ * can never reach a new one of the same name. A node keeps its parent alive; the tree's
+ * own state (does the guest still exist?) lives in lib/, not here.
+ *
+ * Locking: ino_lock guards every field of every node and the tables; it is a leaf. */
+#define G_LOG_DOMAIN "domfs-fs"
+
 #include "fs_inode.h"
 
 #include <errno.h>
@@ -18,10 +23,20 @@ struct FsNode {
     GHashTable *children;   /* key -> FsNode (weak: a child unlinks itself) */
 };
 
-static GMutex ino_lock;
+static GMutex ino_lock;         /* guards everything below and every FsNode */
 static GHashTable *ino_by_num;  /* fuse_ino_t -> FsNode */
 static fuse_ino_t ino_next = FUSE_ROOT_ID + 1;
 static FsNode *ino_root;
+static guint64 ino_unique_serial;
+
+char *
+fs_inode_key(const char *name, const TreeNode *tn)
+{
+    /* '/' never occurs in a name: no key of another kind can collide */
+    if (tn->kind == TN_GUEST && tn->uuid[0])
+        return g_strdup_printf("%s/%s", name, tn->uuid);
+    return g_strdup(name);
+}
 
 static FsNode *
 ino_node_new(fuse_ino_t ino, FsNode *parent, const char *name, const char *key, TreeNode *tn)
@@ -109,7 +124,6 @@ ino_ref_clear(FsNodeRef *r)
 fuse_ino_t
 ino_lookup_unique(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
 {
-    static guint64 serial;
     g_autofree char *key = NULL;
     FsNode *parent;
     FsNode *n;
@@ -119,7 +133,7 @@ ino_lookup_unique(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
     parent = g_hash_table_lookup(ino_by_num, &parent_ino);
     if (parent) {
         /* a key no name can collide with: '/' never occurs in a name */
-        key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, name, ++serial);
+        key = g_strdup_printf("%s//%" G_GUINT64_FORMAT, name, ++ino_unique_serial);
         n = ino_node_new(ino_next++, parent, name, key, tn);
         n->nlookup = 1;
         ino = n->ino;
@@ -132,6 +146,7 @@ ino_lookup_unique(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
 fuse_ino_t
 ino_lookup_add(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
 {
+    g_autofree char *key = fs_inode_key(name, tn);
     FsNode *parent;
     FsNode *n = NULL;
     fuse_ino_t ino = 0;
@@ -141,7 +156,7 @@ ino_lookup_add(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
     if (!parent)
         goto cleanup;
     if (parent->children)
-        n = g_hash_table_lookup(parent->children, name);
+        n = g_hash_table_lookup(parent->children, key);
     if (n) {
         /* same name, maybe another thing now (a guest re-created as another kind of
          * device...): the tree node is refreshed, the inode number kept */
@@ -149,7 +164,7 @@ ino_lookup_add(fuse_ino_t parent_ino, const char *name, TreeNode *tn)
         n->tn = *tn;
         memset(tn, 0, sizeof(*tn));
     } else {
-        n = ino_node_new(ino_next++, parent, name, name, tn);
+        n = ino_node_new(ino_next++, parent, name, key, tn);
     }
     n->nlookup++;
     ino = n->ino;
@@ -190,7 +205,7 @@ ino_forget(fuse_ino_t ino, uint64_t nlookup)
 }
 
 fuse_ino_t
-ino_child(fuse_ino_t parent_ino, const char *name)
+ino_child(fuse_ino_t parent_ino, const char *key)
 {
     FsNode *parent;
     FsNode *n = NULL;
@@ -199,7 +214,7 @@ ino_child(fuse_ino_t parent_ino, const char *name)
     g_mutex_lock(&ino_lock);
     parent = g_hash_table_lookup(ino_by_num, &parent_ino);
     if (parent && parent->children)
-        n = g_hash_table_lookup(parent->children, name);
+        n = g_hash_table_lookup(parent->children, key);
     if (n)
         ino = n->ino;
     g_mutex_unlock(&ino_lock);

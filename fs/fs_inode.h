@@ -1,4 +1,8 @@
-/* fs_inode.h - inode numbers for tree nodes, as the kernel knows them. */
+/* fs_inode.h - inode numbers for tree nodes, as the kernel knows them.
+ *
+ * A node is found by its parent and a key: its name, or for a guest directory its name and
+ * the guest's uuid (fs_inode_key), so a guest re-created under the same name gets a new
+ * inode, never the old one's. */
 #pragma once
 
 #include <fuse_lowlevel.h>
@@ -20,6 +24,8 @@ void ino_table_free(void);
 /* Copy of node INO (its TreeNode deep-copied). -ENOENT when unknown. */
 int ino_get(fuse_ino_t ino, FsNodeRef *out);
 void ino_ref_clear(FsNodeRef *r);
+/* The key of child NAME with tree node TN. */
+char *fs_inode_key(const char *name, const TreeNode *tn);
 /* The child NAME of PARENT with tree node TN (ownership taken): found or created, and its
  * lookup count raised by one. Returns the inode number. */
 fuse_ino_t ino_lookup_add(fuse_ino_t parent, const char *name, TreeNode *tn);
@@ -27,8 +33,8 @@ fuse_ino_t ino_lookup_add(fuse_ino_t parent, const char *name, TreeNode *tn);
 fuse_ino_t ino_lookup_unique(fuse_ino_t parent, const char *name, TreeNode *tn);
 /* Undo one lookup (FUSE forget). */
 void ino_forget(fuse_ino_t ino, uint64_t nlookup);
-/* The child inode of PARENT named NAME if the kernel knows it, else 0. */
-fuse_ino_t ino_child(fuse_ino_t parent, const char *name);
+/* The child inode of PARENT with KEY (fs_inode_key) if the kernel knows it, else 0. */
+fuse_ino_t ino_child(fuse_ino_t parent, const char *key);
 /* Every known node in the subtree below INO (not INO itself), as copies. */
 GArray *ino_subtree(fuse_ino_t ino);
 guint ino_count(void);

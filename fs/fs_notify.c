@@ -3,10 +3,17 @@
  * Entries and attributes are handed to the kernel with long timeouts and read-only files
  * are page-cached, so every change of the domain cache must be followed by invalidations.
  * FUSE forbids issuing them from inside a request handler (the kernel may hold locks the
- * notification needs), and changes are also made by write handlers, so the cache listener
- * only queues (old, new) snapshot pairs here; one thread renders each known node against
- * both snapshots and invalidates exactly what differs, then publishes the event line. The
- * order (invalidate, then event) is what lets a reader of .domfs/events trust the files. */
+ * notification needs), so the tree's listener only queues changes here; one thread per
+ * host renders each node the kernel knows against the old and the new snapshot,
+ * invalidates exactly what differs, then publishes the event line. The order (invalidate,
+ * then event) is what lets a reader of .domfs/events trust the files. A thread per host:
+ * an invalidation the kernel makes wait (on a directory's lock) delays that host's lines
+ * only.
+ *
+ * An invalidation waits for requests in flight on the same directory; no handler sleeps
+ * (fs_req.h), so that wait is short. */
+#define G_LOG_DOMAIN "domfs-fs"
+
 #include <errno.h>
 #include <string.h>
 
@@ -14,71 +21,75 @@
 #include "fs_inode.h"
 
 typedef struct {
-    int conn;
-    fuse_ino_t inval_ino;   /* just invalidate this inode */
-    GAsyncQueue *barrier;   /* just answer on it: everything queued before is done */
-    DomInfo *old_info;
-    DomInfo *new_info;
-    char *event;
+    TreeChange *change;          /* a change to invalidate and publish */
+    fuse_ino_t inval_ino;        /* or: just invalidate this inode */
+    void (*after_fn)(void *);    /* or: call this (a barrier) */
+    void *after_data;
     bool stop;
 } NotifyItem;
 
-static GAsyncQueue *notify_queue;
-static GThread *notify_thread;
+typedef struct {
+    int host;
+    GAsyncQueue *queue;          /* NotifyItem * */
+    GThread *thread;
+} NotifyHost;
+
+static NotifyHost *notify_hosts;
+static guint notify_n;
+
+static NotifyHost *
+notify_host(int host)
+{
+    return &notify_hosts[host >= 0 && (guint)host < notify_n ? (guint)host : 0];
+}
 
 static void
-notify_item_free(NotifyItem *it)
+notify_push(int host, NotifyItem *it)
 {
-    dom_info_unref(it->old_info);
-    dom_info_unref(it->new_info);
-    g_free(it->event);
-    g_free(it);
+    if (!notify_hosts) {
+        /* shutting down: nothing is mounted any more */
+        tree_change_unref(it->change);
+        g_free(it);
+        return;
+    }
+    g_async_queue_push(notify_host(host)->queue, it);
 }
 
 void
-notify_cache_change(DomInfo *old_info, DomInfo *new_info, const char *event, void *opaque)
+notify_change(TreeChange *ch, void *opaque)
 {
     NotifyItem *it = g_new0(NotifyItem, 1);
 
-    it->conn = GPOINTER_TO_INT(opaque);
-    it->old_info = old_info ? dom_info_ref(old_info) : NULL;
-    it->new_info = new_info ? dom_info_ref(new_info) : NULL;
-    it->event = g_strdup(event);
-    g_async_queue_push(notify_queue, it);
+    it->change = tree_change_ref(ch);
+    notify_push((int)ch->host, it);
 }
+
+void
+notify_after(int host, void (*fn)(void *data), void *data)
+{
+    NotifyItem *it = g_new0(NotifyItem, 1);
+
+    it->after_fn = fn;
+    it->after_data = data;
+    notify_push(host, it);
+}
+
+void
+notify_inval_later(int host, fuse_ino_t ino)
+{
+    NotifyItem *it = g_new0(NotifyItem, 1);
+
+    it->inval_ino = ino;
+    notify_push(host, it);
+}
+
+/* ---- invalidating ---- */
 
 static void
 notify_inval_inode(fuse_ino_t ino)
 {
     if (fs_state.se && ino)
         fuse_lowlevel_notify_inval_inode(fs_state.se, ino, 0, 0);
-}
-
-void
-notify_flush(gint64 timeout_us)
-{
-    GAsyncQueue *answer;
-    NotifyItem *it;
-
-    if (!notify_thread)
-        return;
-    /* a queue as a one-shot channel: reference-counted, so a waiter that gives up leaves
-     * nothing dangling */
-    answer = g_async_queue_new();
-    it = g_new0(NotifyItem, 1);
-    it->barrier = g_async_queue_ref(answer);
-    g_async_queue_push(notify_queue, it);
-    g_async_queue_timeout_pop(answer, (guint64)timeout_us);
-    g_async_queue_unref(answer);
-}
-
-void
-notify_inval_later(fuse_ino_t ino)
-{
-    NotifyItem *it = g_new0(NotifyItem, 1);
-
-    it->inval_ino = ino;
-    g_async_queue_push(notify_queue, it);
 }
 
 static void
@@ -89,25 +100,19 @@ notify_inval_entry(fuse_ino_t parent, const char *name)
 }
 
 static fuse_ino_t
-notify_connroot_ino(int conn)
+notify_connroot_ino(Tree *t, guint host)
 {
     /* during start-up there is no mount yet, hence nothing cached in the kernel */
-    if (!fs_state.tree || !fs_state.se)
+    if (!t || !fs_state.se)
         return 0;
-    if (!tree_is_multi(fs_state.tree))
+    if (!tree_is_multi(t))
         return FUSE_ROOT_ID;
-    return ino_child(FUSE_ROOT_ID, conn_name(tree_conn(fs_state.tree, conn)));
-}
-
-static bool
-notify_is_dir(TreeKind kind)
-{
-    return kind == TN_GUEST || kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV;
+    return ino_child(FUSE_ROOT_ID, tree_host_name(t, (int)host));
 }
 
 /* Invalidate entries that appeared or vanished between two listings of one directory. */
 static bool
-notify_diff_dir(const FsNodeRef *r, const DomInfo *a, const DomInfo *b)
+notify_diff_dir(fuse_ino_t ino, const TreeNode *tn, const DomInfo *a, const DomInfo *b)
 {
     g_autoptr(GPtrArray) la = NULL;
     g_autoptr(GPtrArray) lb = NULL;
@@ -117,38 +122,34 @@ notify_diff_dir(const FsNodeRef *r, const DomInfo *a, const DomInfo *b)
     gpointer k;
     bool changed = false;
 
-    if (tree_list_guest(a, &r->tn, &la) < 0)
+    if (tree_list_guest(a, tn, &la) < 0)
         la = g_ptr_array_new();
-    if (tree_list_guest(b, &r->tn, &lb) < 0)
+    if (tree_list_guest(b, tn, &lb) < 0)
         lb = g_ptr_array_new();
     for (guint i = 0; i < la->len; i++)
         g_hash_table_add(sa, ((TreeDirent *)g_ptr_array_index(la, i))->name);
     for (guint i = 0; i < lb->len; i++)
         g_hash_table_add(sb, ((TreeDirent *)g_ptr_array_index(lb, i))->name);
-    g_hash_table_iter_init(&it, sa);
-    while (g_hash_table_iter_next(&it, &k, NULL)) {
-        if (!g_hash_table_contains(sb, k)) {
-            notify_inval_entry(r->ino, k);
-            changed = true;
-        }
-    }
-    g_hash_table_iter_init(&it, sb);
-    while (g_hash_table_iter_next(&it, &k, NULL)) {
-        if (!g_hash_table_contains(sa, k)) {
-            notify_inval_entry(r->ino, k);   /* a cached negative entry */
-            changed = true;
+    /* gone ones, then new ones (a cached negative entry) */
+    for (int pass = 0; pass < 2; pass++) {
+        g_hash_table_iter_init(&it, pass ? sb : sa);
+        while (g_hash_table_iter_next(&it, &k, NULL)) {
+            if (!g_hash_table_contains(pass ? sa : sb, k)) {
+                notify_inval_entry(ino, k);
+                changed = true;
+            }
         }
     }
     return changed;
 }
 
 static bool
-notify_diff_file(const FsNodeRef *r, const DomInfo *a, const DomInfo *b)
+notify_diff_file(const TreeNode *tn, const DomInfo *a, const DomInfo *b)
 {
     g_autoptr(GString) ca = g_string_new(NULL);
     g_autoptr(GString) cb = g_string_new(NULL);
-    int ra = tree_render(a, &r->tn, ca);
-    int rb = tree_render(b, &r->tn, cb);
+    int ra = tree_render(a, tn, ca);
+    int rb = tree_render(b, tn, cb);
 
     return ra != rb || !g_string_equal(ca, cb);
 }
@@ -158,17 +159,18 @@ static void
 notify_diff_guest(fuse_ino_t guest_ino, const DomInfo *a, const DomInfo *b)
 {
     g_autoptr(GArray) nodes = ino_subtree(guest_ino);
+    TreeNode gtn = { .kind = TN_GUEST };
 
-    if (notify_diff_dir(&(FsNodeRef){ .ino = guest_ino, .tn = { .kind = TN_GUEST } }, a, b))
+    if (notify_diff_dir(guest_ino, &gtn, a, b))
         notify_inval_inode(guest_ino);
     for (guint i = 0; i < nodes->len; i++) {
         FsNodeRef *r = &g_array_index(nodes, FsNodeRef, i);
         bool changed;
 
-        if (notify_is_dir(r->tn.kind))
-            changed = notify_diff_dir(r, a, b);
+        if (tree_kind_is_dir(r->tn.kind))
+            changed = notify_diff_dir(r->ino, &r->tn, a, b);
         else if (r->tn.kind == TN_GUEST_FILE || r->tn.kind == TN_DEV_FILE)
-            changed = notify_diff_file(r, a, b);
+            changed = notify_diff_file(&r->tn, a, b);
         else
             changed = false;
         if (changed)
@@ -176,13 +178,10 @@ notify_diff_guest(fuse_ino_t guest_ino, const DomInfo *a, const DomInfo *b)
     }
 }
 
-/* Every known inode below a guest directory that vanished, was renamed or (re)appeared:
- * the kernel may hand an inode number back to a new guest of the same name, and a page
- * cache of the same size would otherwise survive (FUSE compares sizes only). */
+/* Every known inode of a guest directory that vanished, was renamed or (re)appeared. */
 static void
-notify_inval_guest_tree(fuse_ino_t root, const char *dirname)
+notify_inval_guest_tree(fuse_ino_t guest_ino)
 {
-    fuse_ino_t guest_ino = ino_child(root, dirname);
     g_autoptr(GArray) nodes = NULL;
 
     if (!guest_ino)
@@ -193,97 +192,91 @@ notify_inval_guest_tree(fuse_ino_t root, const char *dirname)
         notify_inval_inode(g_array_index(nodes, FsNodeRef, i).ino);
 }
 
-/* A guest name as one token of an event line. */
-static char *
-notify_event_name(const char *dirname)
+static fuse_ino_t
+notify_guest_ino(fuse_ino_t root, const DomInfo *d)
 {
-    GString *s = g_string_new(NULL);
+    TreeNode tn = { .kind = TN_GUEST };
+    g_autofree char *key = NULL;
 
-    for (const char *p = dirname; *p; p++) {
-        if (*p == ' ')
-            g_string_append(s, "%20");
-        else
-            g_string_append_c(s, *p);
-    }
-    return g_string_free(s, FALSE);
+    g_strlcpy(tn.uuid, tree_snap_uuid(d), sizeof(tn.uuid));
+    key = fs_inode_key(tree_snap_dirname(d), &tn);
+    return ino_child(root, key);
 }
 
 static void
-notify_process(NotifyItem *it)
+notify_process(Tree *t, TreeChange *ch)
 {
-    const char *old_dir = it->old_info ? it->old_info->dirname : NULL;
-    const char *new_dir = it->new_info ? it->new_info->dirname : NULL;
-    fuse_ino_t root = notify_connroot_ino(it->conn);
+    const char *old_dir = ch->old_info ? tree_snap_dirname(ch->old_info) : NULL;
+    const char *new_dir = ch->new_info ? tree_snap_dirname(ch->new_info) : NULL;
+    fuse_ino_t root = notify_connroot_ino(t, ch->host);
     bool renamed = old_dir && new_dir && strcmp(old_dir, new_dir) != 0;
     fuse_ino_t guest_ino;
 
     if (root) {
         if (old_dir && (!new_dir || renamed)) {
-            notify_inval_guest_tree(root, old_dir);
+            notify_inval_guest_tree(notify_guest_ino(root, ch->old_info));
             notify_inval_entry(root, old_dir);
         }
         if (new_dir && (!old_dir || renamed)) {
-            notify_inval_guest_tree(root, new_dir);
+            notify_inval_guest_tree(notify_guest_ino(root, ch->new_info));
             notify_inval_entry(root, new_dir);
         }
         if (!old_dir || !new_dir || renamed)
             notify_inval_inode(root);
-        if (old_dir && new_dir && !renamed && (guest_ino = ino_child(root, new_dir)))
-            notify_diff_guest(guest_ino, it->old_info, it->new_info);
+        if (old_dir && new_dir && !renamed && (guest_ino = notify_guest_ino(root, ch->new_info)))
+            notify_diff_guest(guest_ino, ch->old_info, ch->new_info);
     }
-    if (it->event && fs_state.events) {
-        g_autofree char *name = notify_event_name(new_dir ? new_dir : old_dir);
-        g_autofree char *line = g_strdup_printf("%s %s", name, it->event);
-
-        ev_stream_push(fs_state.events[it->conn], line);
-        if (fs_state.top_events) {
-            g_autofree char *top = g_strdup_printf(
-                "%s/%s", conn_name(tree_conn(fs_state.tree, it->conn)), line);
-
-            ev_stream_push(fs_state.top_events, top);
-        }
-    }
+    if (t)
+        tree_publish(t, ch);
 }
+
+/* ---- the threads ---- */
 
 static gpointer
 notify_main(gpointer data)
 {
+    NotifyHost *nh = data;
+
     for (;;) {
-        NotifyItem *it = g_async_queue_pop(notify_queue);
+        NotifyItem *it = g_async_queue_pop(nh->queue);
         bool stop = it->stop;
 
-        if (it->barrier) {
-            g_async_queue_push(it->barrier, GINT_TO_POINTER(1));
-            g_async_queue_unref(it->barrier);
-        } else if (it->inval_ino) {
+        if (it->after_fn)
+            it->after_fn(it->after_data);
+        else if (it->inval_ino)
             notify_inval_inode(it->inval_ino);
-        } else if (!stop) {
-            notify_process(it);
-        }
-        notify_item_free(it);
+        else if (it->change)
+            notify_process(fs_tree(), it->change);
+        tree_change_unref(it->change);
+        g_free(it);
         if (stop)
             return NULL;
     }
 }
 
 void
-notify_start(void)
+notify_start(guint n_hosts)
 {
-    if (!notify_queue)
-        notify_queue = g_async_queue_new();
-    notify_thread = g_thread_new("notify", notify_main, NULL);
+    notify_n = MAX(n_hosts, 1);
+    notify_hosts = g_new0(NotifyHost, notify_n);
+    for (guint i = 0; i < notify_n; i++) {
+        notify_hosts[i].host = (int)i;
+        notify_hosts[i].queue = g_async_queue_new();
+        notify_hosts[i].thread = g_thread_new("notify", notify_main, &notify_hosts[i]);
+    }
 }
 
 void
 notify_stop(void)
 {
-    NotifyItem *it;
+    for (guint i = 0; notify_hosts && i < notify_n; i++) {
+        NotifyItem *it = g_new0(NotifyItem, 1);
 
-    if (!notify_thread)
-        return;
-    it = g_new0(NotifyItem, 1);
-    it->stop = true;
-    g_async_queue_push(notify_queue, it);
-    g_thread_join(notify_thread);
-    notify_thread = NULL;
+        it->stop = true;
+        g_async_queue_push(notify_hosts[i].queue, it);
+        g_thread_join(notify_hosts[i].thread);
+        g_async_queue_unref(notify_hosts[i].queue);
+    }
+    g_clear_pointer(&notify_hosts, g_free);
+    notify_n = 0;
 }

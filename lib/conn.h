@@ -1,5 +1,7 @@
-/* conn.h - one libvirt connection: its domain cache kept fresh by domain events on
- * libvirt's event loop thread, a worker that refreshes snapshots, and reconnection. */
+/* conn.h - one libvirt connection: its domain cache kept fresh by domain events, a worker
+ * that refreshes snapshots and reconnects, a background loader of guests' XML, and the
+ * connection's health (connected, stalled, reconnecting) as users see it in
+ * .domfs/connection. */
 #pragma once
 
 #include <glib.h>
@@ -9,38 +11,57 @@
 
 typedef struct DomConn DomConn;
 
+typedef enum {
+    CONN_CONNECTED,
+    CONN_STALLED,        /* connected, but a call has had no answer for a keepalive interval */
+    CONN_RECONNECTING,   /* not connected; retrying */
+} ConnStatus;
+
+typedef struct {
+    const char *uri;              /* NULL: libvirt's default resolution, as virsh */
+    guint keepalive_interval;     /* seconds; 0: libvirt's keepalive off */
+    guint keepalive_count;
+    DomCacheListener listener;    /* gets every cache change */
+    void *listener_opaque;
+} ConnConfig;
+
 /* Register libvirt's event loop implementation and run it on its own thread. Must be called
  * once, before any connection is opened. 0 or -errno. */
 int conn_event_loop_start(void);
 
-/* Open URI (NULL: libvirt's default resolution, as virsh), load every domain, subscribe to
- * events. NAME (may be NULL) names the connection in a several-host tree; otherwise the
- * connection's hostname does. CHANGE_FN gets every cache change (see dom_cache.h). */
-DomConn *conn_open(const char *name, const char *uri, DomCacheChangeFn change_fn,
-                   void *opaque, GError **error);
-void conn_close(DomConn *c);
+/* A connection that is not connected yet (status reconnecting). */
+DomConn *conn_new(const ConnConfig *cfg);
+/* One attempt to connect and load every domain, in this thread. 0 or -errno (*errmsg). */
+int conn_connect(DomConn *c, char **errmsg);
+/* Start the worker: events are applied from now on, and a connection that is not (or no
+ * longer) connected is retried in the background. */
+void conn_start(DomConn *c);
+/* Stop and free. FALSE when a thread of the connection is stuck in a libvirt call (a host
+ * that stopped answering): the connection is then left as it is, not freed. */
+gboolean conn_close(DomConn *c);
 
 DomCache *conn_cache(DomConn *c);
-const char *conn_name(DomConn *c);
+/* The libvirt hostname as of the last connection (NULL if it never connected). */
+char *conn_hostname(DomConn *c);
 /* True when the URI names a host (qemu+ssh://h/system): its log paths are not ours. */
 gboolean conn_is_remote(DomConn *c);
-/* A line added to .domfs/connection (e.g. why console.log is empty). */
-void conn_set_note(DomConn *c, const char *note);
-/* The content of .domfs/connection. */
-char *conn_describe(DomConn *c);
+ConnStatus conn_status(DomConn *c, gint64 *since_us);
 gboolean conn_is_connected(DomConn *c);
+/* The connection's lines of .domfs/connection (uri, hostname, driver, libvirt, status,
+ * last_error, guests). */
+void conn_describe(DomConn *c, GString *out);
 /* A new reference to the libvirt connection, or NULL while reconnecting (-> ENOTCONN). */
 virConnectPtr conn_get_virt(DomConn *c);
 
-/* The snapshot of the guest in directory DIRNAME with its XML loaded: after a bulk load
- * the XML comes in the background; this asks for this guest first and waits (bounded) for
- * it. A new reference, or NULL when the guest is gone. */
-DomInfo *conn_get_loaded(DomConn *c, const char *dirname);
-/* Re-read one domain from libvirt now and publish it with EVENT (may be NULL). Used after
- * a write so the new value is readable when the write returns. 0 or -errno. */
+/* Calls that may block on libvirt are bracketed so a stall can be seen: a call with no
+ * answer for a keepalive interval makes the status "stalled" until it returns. */
+typedef struct ConnCall ConnCall;
+ConnCall *conn_call_begin(DomConn *c);
+void conn_call_end(DomConn *c, ConnCall *call);
+
+/* Re-read one domain from libvirt now (in this thread) and publish it with EVENT (may be
+ * NULL). Used after a write so the new value is readable when the write returns. 0 or
+ * -errno. */
 int conn_refresh_domain(DomConn *c, const char *uuid, const char *event);
-/* Record a failed write on the guest's `error` file (and the daemon log). */
-void conn_record_error(DomConn *c, const char *uuid, const char *file, int err,
-                       const char *msg);
-/* Publish a new migrate status line for the guest. */
-void conn_set_migrate_status(DomConn *c, const char *uuid, const char *status);
+/* Ask the background loader to load the XML of UUID before the others. */
+void conn_want(DomConn *c, const char *uuid);

@@ -1,24 +1,34 @@
 /* cons_log.h - console.log: the bounded, streaming tail of a virtlogd-written serial log,
  * read across virtlogd's rotations (NAME, NAME.0, NAME.1, ...), confined to the allowed log
- * directories. No FUSE in here: fs/ maps FUSE open/read/getattr/release onto it. */
+ * directories. No FUSE in here: the tree maps open/read/getattr/release onto it.
+ *
+ * Coordinates (see cons_seg.h for the byte model). F = where the retained bytes start,
+ * the window start W = max(F, V_end - max_bytes).
+ *  - Size: V_end - W while no handle is open. The first open pins P = W until the last
+ *    handle closes, and the size is V_end - P meanwhile: it never drops under a reader
+ *    (tail -f polls fstat and says "file truncated" when st_size drops below its
+ *    position) and may then exceed max_bytes.
+ *  - A handle picks its origin B at its first read: if that read is at offset 0 it is
+ *    sequential and B = W as of its open, so cat gets the newest max_bytes at most, then
+ *    whatever follows; otherwise it is absolute and B = P, so lseek(SEEK_END) to st_size,
+ *    tail -n, tail -c and tail -f's first read land where they aimed. Offset x is virtual
+ *    position B + x.
+ *  - Bytes that no longer exist (the reader fell behind the rotations, a file turned out
+ *    shorter than recorded, a deleted file) are skipped: B moves forward by their count, so
+ *    the stream continues with the oldest byte that still exists, bytes are never returned
+ *    twice to a reader going forward, and nothing blocks.
+ *  - B + x >= V_end is the end for now: 0, and new bytes once the guest printed more.
+ * The tree serves console.log with direct_io and no attribute cache: page-cache reads are
+ * clipped to the cached st_size, and the kernel takes a short read for a truncation.
+ * Not detectable with stat: a file truncated and rewritten past its old size between two
+ * refreshes looks like growth, and its new bytes are read at the old offsets. */
 #pragma once
 
 #include <glib.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Where logs may be read from. */
-typedef struct {
-    char **log_dirs;  /* NULL-terminated; absolute directories as the libvirt host names them */
-    char *log_root;   /* NULL: the paths are local. Else: a path inside a log_dirs entry D,
-                       * D/X, is read as log_root/X, confined to log_root */
-} ConsPolicy;
-
-/* Map the <log file=...> path of a domain XML to the local path to read. -EACCES (with
- * *errmsg) when the path is not absolute, not normalised ("..", "//" or "." components),
- * or not inside an allowed directory. */
-int cons_resolve(const ConsPolicy *policy, const char *xml_path, char **local_path,
-                 char **errmsg);
+#include "cons_path.h"
 
 /* One tracked log (a local path as cons_resolve returned it), shared by every open handle
  * of that log; thread-safe. The registry keeps one ConsLog per path. */
@@ -30,21 +40,22 @@ ConsRegistry *cons_registry_new(const ConsPolicy *policy, uint64_t max_bytes);
 void cons_registry_free(ConsRegistry *reg);
 /* Look up or create the ConsLog of LOCAL_PATH (a cons_resolve result). Never fails. */
 ConsLog *cons_registry_get(ConsRegistry *reg, const char *local_path);
+/* Bound the registry to MAX_LOGS logs (default DOMFS_CONSOLE_MAX_LOGS); a log may be
+ * evicted when it has no open handle and was last used IDLE_USEC ago or earlier, so that a
+ * ConsLog pointer obtained just before stays valid while it is being used. */
+void cons_registry_set_limits(ConsRegistry *reg, guint max_logs, gint64 idle_usec);
+guint cons_registry_count(ConsRegistry *reg);
 
-/* Size for stat: see cons_log.c for the coordinate rules. 0 when no log exists.
- * -EACCES when the file is not a regular file inside the confinement. */
+/* Size for stat. 0 when no log exists. -EACCES when the file is not a regular file inside
+ * the confinement (or is a hard link). */
 int cons_log_size(ConsLog *log, uint64_t *size);
 int cons_open(ConsLog *log, ConsHandle **out);
 /* Bytes at handle offset OFF; 0 at the current end (the handle grows as the log grows). */
 ssize_t cons_read(ConsHandle *h, uint64_t off, char *buf, size_t size);
 void cons_close(ConsHandle *h);
 
-/* Tuning and test hooks (not needed by fs/). */
-/* Bound the registry to MAX_LOGS logs (default 4096); a log may be evicted when it has no
- * open handle and was last used IDLE_USEC ago or earlier (default 60 s), so that a
- * ConsLog pointer obtained just before stays valid while it is being used. */
-void cons_registry_set_limits(ConsRegistry *reg, guint max_logs, gint64 idle_usec);
-guint cons_registry_count(ConsRegistry *reg);
 /* TRUE: resolve paths with the openat(2) component walk, as on kernels without
  * openat2(2) (the fallback is otherwise only taken on ENOSYS). */
 void cons_force_walk(gboolean force);
+/* Console log descriptors the daemon holds open now (tests). */
+guint cons_open_descriptors(void);

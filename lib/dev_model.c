@@ -17,6 +17,8 @@
  * Values are copies (g_malloc) so the libxml2 document is freed before returning; a
  * value never ends in a newline: the file system layer adds exactly one.
  */
+#define G_LOG_DOMAIN "domfs-dev"
+
 #include "dev_model.h"
 #include "dev_xml.h"
 #include "name_escape.h"

@@ -14,7 +14,10 @@
  *
  * *out_xml and *errmsg are g_malloc'd (g_free them); *errmsg is set only on failure.
  */
+#define G_LOG_DOMAIN "domfs-dev"
+
 #include "dev_update.h"
+#include "verr.h"
 #include "dev_model.h"
 #include "dev_xml.h"
 
@@ -26,20 +29,6 @@
 #include <libxml/tree.h>
 
 #define PATH_MAX_BYTES 4096
-
-static int G_GNUC_PRINTF(2, 3)
-fail(char **errmsg, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errmsg) {
-        g_free(*errmsg);
-        va_start(ap, fmt);
-        *errmsg = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
 
 
 /* the indentation in front of an element, if that is what precedes it */
@@ -77,11 +66,11 @@ read_element(const char *xml, const char *name, xmlDoc **out, char **errmsg)
     int ret = 0;
 
     if (!doc) {
-        ret = fail(errmsg, "the current <%s> XML could not be parsed", name);
+        ret = verr_set(errmsg, EINVAL, "the current <%s> XML could not be parsed", name);
         goto out;
     }
     if (!dev_xml_is_el(xmlDocGetRootElement(doc), name)) {
-        ret = fail(errmsg, "the device XML is not a <%s> element", name);
+        ret = verr_set(errmsg, EINVAL, "the device XML is not a <%s> element", name);
         goto out;
     }
     *out = g_steal_pointer(&doc);
@@ -104,17 +93,17 @@ check_path(const char *path, char **errmsg)
     size_t len = strlen(path);
 
     if (len > PATH_MAX_BYTES)
-        return fail(errmsg, "the path is %zu bytes long, at most %d are allowed", len,
+        return verr_set(errmsg, EINVAL, "the path is %zu bytes long, at most %d are allowed", len,
                     PATH_MAX_BYTES);
     if (path[0] != '/')
-        return fail(errmsg, "the path must be absolute (start with '/')");
+        return verr_set(errmsg, EINVAL, "the path must be absolute (start with '/')");
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
-            return fail(errmsg, "the path holds a control character (byte 0x%02x at offset %zu)",
+            return verr_set(errmsg, EINVAL, "the path holds a control character (byte 0x%02x at offset %zu)",
                         (unsigned char)path[i], i);
     /* XML cannot carry anything else, and libvirt would refuse it */
     if (!g_utf8_validate(path, (gssize)len, NULL))
-        return fail(errmsg, "the path is not valid UTF-8");
+        return verr_set(errmsg, EINVAL, "the path is not valid UTF-8");
     return 0;
 }
 
@@ -193,7 +182,7 @@ dev_update_disk_source(const char *disk_xml, const char *path, char **out_xml, c
     if (errmsg)
         *errmsg = NULL;
     if (!disk_xml || !path || !out_xml) {
-        ret = fail(errmsg, "missing argument");
+        ret = verr_set(errmsg, EINVAL, "missing argument");
         goto out;
     }
     if (*path && (ret = check_path(path, errmsg)) < 0)
@@ -203,7 +192,7 @@ dev_update_disk_source(const char *disk_xml, const char *path, char **out_xml, c
     disk = xmlDocGetRootElement(doc);
     device = dev_xml_prop(disk, "device");
     if (!device || (strcmp(device, "cdrom") != 0 && strcmp(device, "floppy") != 0)) {
-        ret = fail(errmsg, "only a cdrom's or floppy's medium can be changed, this disk is a %s",
+        ret = verr_set(errmsg, EINVAL, "only a cdrom's or floppy's medium can be changed, this disk is a %s",
                    device ? device : "disk");
         goto out;
     }
@@ -264,11 +253,11 @@ dev_update_link_state(const char *iface_xml, const char *state, char **out_xml, 
     if (errmsg)
         *errmsg = NULL;
     if (!iface_xml || !state || !out_xml) {
-        ret = fail(errmsg, "missing argument");
+        ret = verr_set(errmsg, EINVAL, "missing argument");
         goto out;
     }
     if (strcmp(state, "up") != 0 && strcmp(state, "down") != 0) {
-        ret = fail(errmsg, "link_state must be \"up\" or \"down\"");
+        ret = verr_set(errmsg, EINVAL, "link_state must be \"up\" or \"down\"");
         goto out;
     }
     if ((ret = read_element(iface_xml, "interface", &doc, errmsg)) < 0)

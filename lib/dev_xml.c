@@ -6,6 +6,8 @@
  * attributes, its escaping) so that an element round-trips to the text libvirt reported.
  * The small tree helpers only ever look at libvirt's own, namespace-less elements.
  */
+#define G_LOG_DOMAIN "domfs-dev"
+
 #include "dev_xml.h"
 
 #include <string.h>

@@ -4,6 +4,8 @@
  * domains, their state, vcpus and balloon. The XML (title, description, devices, console
  * log) is one call per guest, so it is left to dom_fetch_load, run in the background
  * after mounting. The single path (after an event or a write) asks one domain for all. */
+#define G_LOG_DOMAIN "domfs-fetch"
+
 #include "dom_fetch.h"
 
 #include <errno.h>

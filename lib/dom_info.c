@@ -1,15 +1,55 @@
 /* dom_info.c - the domain snapshot. Snapshots are built by the fetcher (dom_fetch.c) and
  * never modified once published in the cache; a change (an event, a recorded error, a
  * migration's progress) publishes a new snapshot, usually a dom_info_copy() with one field
- * changed. The XML-derived fields are read with libxml2's XPath. */
+ * changed. The XML-derived fields are read from the document parsed by the one locked-down
+ * reader (dev_xml_read), with libxml2's XPath. */
+#define G_LOG_DOMAIN "domfs-dominfo"
+
 #include "dom_info.h"
 
-#include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dev_model.h"
+#include "dev_xml.h"
+
+/* ---- the domfs-side part ---- */
+
+static void
+dom_local_clear(gpointer p)
+{
+    DomLocal *l = p;
+
+    g_free(l->error);
+    g_free(l->migrate);
+}
+
+DomLocal *
+dom_local_new(const char *error, gint64 error_serial, const char *migrate)
+{
+    DomLocal *l = g_atomic_rc_box_new0(DomLocal);
+
+    l->error = g_strdup(error);
+    l->error_serial = error_serial;
+    l->migrate = g_strdup(migrate ? migrate : "none");
+    return l;
+}
+
+DomLocal *
+dom_local_ref(DomLocal *l)
+{
+    return g_atomic_rc_box_acquire(l);
+}
+
+void
+dom_local_unref(DomLocal *l)
+{
+    if (l)
+        g_atomic_rc_box_release_full(l, dom_local_clear);
+}
+
+/* ---- the snapshot ---- */
 
 static void
 dom_info_clear(gpointer p)
@@ -22,8 +62,7 @@ dom_info_clear(gpointer p)
     g_free(d->description);
     g_free(d->xml);
     g_free(d->console_log);
-    g_free(d->error);
-    g_free(d->migrate);
+    dom_local_unref(d->local);
     if (d->devices_once)
         dev_model_free(d->devices_once);
 }
@@ -37,7 +76,8 @@ dom_info_new(void)
     d->title = g_strdup("");
     d->description = g_strdup("");
     d->xml = g_strdup("");
-    d->migrate = g_strdup("none");
+    d->local = dom_local_new(NULL, 0, NULL);
+    d->confirmed = g_get_real_time();
     return d;
 }
 
@@ -73,13 +113,23 @@ dom_info_copy(const DomInfo *d)
     c->description = g_strdup(d->description);
     c->xml = g_strdup(d->xml);
     c->console_log = g_strdup(d->console_log);
-    c->error = g_strdup(d->error);
-    c->migrate = g_strdup(d->migrate);
-    c->error_serial = d->error_serial;
     c->loaded = d->loaded;
     c->counts_from_xml = d->counts_from_xml;
+    c->confirmed = d->confirmed;
+    c->ticket = d->ticket;
+    c->local = dom_local_ref(d->local);
     return c;
 }
+
+gboolean
+dom_info_facts_differ(const DomInfo *a, const DomInfo *b)
+{
+    return a->state != b->state || a->reason != b->reason || a->id != b->id ||
+           a->vcpus != b->vcpus || a->memory_kib != b->memory_kib ||
+           a->autostart != b->autostart || a->persistent != b->persistent;
+}
+
+/* ---- XML-derived fields ---- */
 
 static char *
 dom_xpath_string(xmlXPathContextPtr ctx, const char *expr)
@@ -93,60 +143,41 @@ dom_xpath_string(xmlXPathContextPtr ctx, const char *expr)
     return ret;
 }
 
+/* libvirt's memory units: what one unit is in KiB (num/den); "b", "bytes" and "KiB" are
+ * matched in any case, the others exactly. */
+static const struct {
+    const char *unit;
+    gboolean any_case;
+    unsigned long long num;
+    unsigned long long den;
+} dom_units[] = {
+    { "b", TRUE, 1, 1024 }, { "bytes", TRUE, 1, 1024 }, { "KiB", TRUE, 1, 1 },
+    { "k", FALSE, 1, 1 }, { "KB", FALSE, 1000, 1024 },
+    { "M", FALSE, 1024, 1 }, { "MiB", FALSE, 1024, 1 }, { "MB", FALSE, 1000000, 1024 },
+    { "G", FALSE, 1024 * 1024, 1 }, { "GiB", FALSE, 1024 * 1024, 1 },
+    { "GB", FALSE, 1000000000, 1024 },
+    { "T", FALSE, 1024ULL * 1024 * 1024, 1 }, { "TiB", FALSE, 1024ULL * 1024 * 1024, 1 },
+};
+
 static unsigned long long
 dom_scale_kib(unsigned long long v, const char *unit)
 {
-    if (!unit || !*unit || g_ascii_strcasecmp(unit, "KiB") == 0 || strcmp(unit, "k") == 0)
+    if (!unit || !*unit)
         return v;
-    if (g_ascii_strcasecmp(unit, "b") == 0 || g_ascii_strcasecmp(unit, "bytes") == 0)
-        return v / 1024;
-    if (strcmp(unit, "KB") == 0)
-        return v * 1000 / 1024;
-    if (strcmp(unit, "MiB") == 0 || strcmp(unit, "M") == 0)
-        return v * 1024;
-    if (strcmp(unit, "MB") == 0)
-        return v * 1000000 / 1024;
-    if (strcmp(unit, "GiB") == 0 || strcmp(unit, "G") == 0)
-        return v * 1024 * 1024;
-    if (strcmp(unit, "GB") == 0)
-        return v * 1000000000 / 1024;
-    if (strcmp(unit, "TiB") == 0 || strcmp(unit, "T") == 0)
-        return v * 1024ULL * 1024 * 1024;
+    for (size_t i = 0; i < G_N_ELEMENTS(dom_units); i++) {
+        gboolean same = dom_units[i].any_case ? g_ascii_strcasecmp(unit, dom_units[i].unit) == 0
+                                              : strcmp(unit, dom_units[i].unit) == 0;
+
+        if (same)
+            return v * dom_units[i].num / dom_units[i].den;
+    }
     return v;
 }
 
-void
-dom_info_fill_from_xml(DomInfo *d, gboolean vcpus_unset, gboolean memory_unset)
+static void
+dom_fill_counts(DomInfo *d, xmlXPathContextPtr ctx, gboolean vcpus_unset,
+                gboolean memory_unset)
 {
-    xmlDocPtr doc = NULL;
-    xmlXPathContextPtr ctx = NULL;
-    g_autofree char *title = NULL;
-    g_autofree char *desc = NULL;
-
-    if (!d->xml || !*d->xml)
-        return;
-    doc = xmlReadMemory(d->xml, (int)strlen(d->xml), "domain.xml", NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc)
-        goto cleanup;
-    ctx = xmlXPathNewContext(doc);
-    if (!ctx)
-        goto cleanup;
-
-    title = dom_xpath_string(ctx, "string(/domain/title)");
-    desc = dom_xpath_string(ctx, "string(/domain/description)");
-    g_free(d->title);
-    d->title = g_strdup(title ? title : "");
-    g_free(d->description);
-    d->description = g_strdup(desc ? desc : "");
-    g_free(d->console_log);
-    d->console_log = dom_xpath_string(ctx, "string((/domain/devices/serial/log/@file)[1])");
-    if (!d->console_log || !*d->console_log) {
-        g_free(d->console_log);
-        d->console_log = dom_xpath_string(ctx,
-                                          "string((/domain/devices/console/log/@file)[1])");
-    }
-
     if (vcpus_unset) {
         g_autofree char *cur = dom_xpath_string(ctx, "string(/domain/vcpu/@current)");
         g_autofree char *max = dom_xpath_string(ctx, "string(/domain/vcpu)");
@@ -166,8 +197,36 @@ dom_info_fill_from_xml(DomInfo *d, gboolean vcpus_unset, gboolean memory_unset)
         else if (mem && *mem)
             d->memory_kib = dom_scale_kib(g_ascii_strtoull(mem, NULL, 10), mem_unit);
     }
+}
 
- cleanup:
+void
+dom_info_fill_from_xml(DomInfo *d, gboolean vcpus_unset, gboolean memory_unset)
+{
+    xmlDocPtr doc = NULL;
+    xmlXPathContextPtr ctx = NULL;
+    g_autofree char *title = NULL;
+    g_autofree char *desc = NULL;
+
+    if (!d->xml || !*d->xml || !(doc = dev_xml_read(d->xml, strlen(d->xml))))
+        return;
+    if (!(ctx = xmlXPathNewContext(doc))) {
+        xmlFreeDoc(doc);
+        return;
+    }
+    title = dom_xpath_string(ctx, "string(/domain/title)");
+    desc = dom_xpath_string(ctx, "string(/domain/description)");
+    g_free(d->title);
+    d->title = g_strdup(title ? title : "");
+    g_free(d->description);
+    d->description = g_strdup(desc ? desc : "");
+    g_free(d->console_log);
+    d->console_log = dom_xpath_string(ctx, "string((/domain/devices/serial/log/@file)[1])");
+    if (!d->console_log || !*d->console_log) {
+        g_free(d->console_log);
+        d->console_log = dom_xpath_string(ctx,
+                                          "string((/domain/devices/console/log/@file)[1])");
+    }
+    dom_fill_counts(d, ctx, vcpus_unset, memory_unset);
     xmlXPathFreeContext(ctx);
     xmlFreeDoc(doc);
 }

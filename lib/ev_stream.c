@@ -1,17 +1,20 @@
 /* ev_stream.c - one ring of CAPACITY lines with a running sequence number; line k lives in
  * slot k % CAPACITY. A reader holds the sequence number of the next line it wants plus the
- * unread rest of the line it is in the middle of. Everything is under one mutex with a
- * condition variable for blocking readers; pushes are O(1) and never wait on readers. */
+ * unread rest of the line it is in the middle of. Everything is under one mutex; pushes
+ * are O(1) plus the waiters they complete, and never wait on readers. */
+#define G_LOG_DOMAIN "domfs-events"
+
 #include "ev_stream.h"
 
+#include <errno.h>
 #include <string.h>
 
 struct EvStream {
-    GMutex lock;
-    GCond cond;
+    GMutex lock;          /* guards everything below and every reader's fields */
     char **ring;
     guint capacity;
     guint64 next_seq;     /* sequence number of the next line pushed */
+    GPtrArray *waiters;   /* Completion (refs) of readers waiting for a line */
     void (*notify)(void *opaque);
     void *notify_opaque;
 };
@@ -28,10 +31,29 @@ ev_stream_new(guint capacity)
     EvStream *s = g_new0(EvStream, 1);
 
     g_mutex_init(&s->lock);
-    g_cond_init(&s->cond);
     s->capacity = MAX(capacity, 1);
     s->ring = g_new0(char *, s->capacity);
+    s->waiters = g_ptr_array_new_with_free_func((GDestroyNotify)completion_unref);
     return s;
+}
+
+/* Complete (outside the lock) the waiters taken from the stream. */
+static void
+ev_complete(GPtrArray *waiters, int result)
+{
+    for (guint i = 0; i < waiters->len; i++)
+        completion_complete(g_ptr_array_index(waiters, i), result);
+    g_ptr_array_unref(waiters);
+}
+
+/* With the lock held: the waiters, leaving an empty list behind. */
+static GPtrArray *
+ev_take_waiters(EvStream *s)
+{
+    GPtrArray *w = s->waiters;
+
+    s->waiters = g_ptr_array_new_with_free_func((GDestroyNotify)completion_unref);
+    return w;
 }
 
 void
@@ -39,21 +61,22 @@ ev_stream_free(EvStream *s)
 {
     if (!s)
         return;
+    ev_complete(ev_take_waiters(s), -ESHUTDOWN);
     for (guint i = 0; i < s->capacity; i++)
         g_free(s->ring[i]);
     g_free(s->ring);
+    g_ptr_array_unref(s->waiters);
     g_mutex_clear(&s->lock);
-    g_cond_clear(&s->cond);
     g_free(s);
 }
 
 void
 ev_stream_set_notify(EvStream *s, void (*fn)(void *opaque), void *opaque)
 {
-    g_mutex_lock(&s->lock);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&s->lock);
+
     s->notify = fn;
     s->notify_opaque = opaque;
-    g_mutex_unlock(&s->lock);
 }
 
 void
@@ -64,6 +87,7 @@ ev_stream_push(EvStream *s, const char *text)
                                  (int)(now % G_USEC_PER_SEC / 1000), text);
     void (*fn)(void *opaque);
     void *opaque;
+    GPtrArray *waiters;
     guint slot;
 
     g_mutex_lock(&s->lock);
@@ -73,8 +97,9 @@ ev_stream_push(EvStream *s, const char *text)
     s->next_seq++;
     fn = s->notify;
     opaque = s->notify_opaque;
-    g_cond_broadcast(&s->cond);
+    waiters = ev_take_waiters(s);
     g_mutex_unlock(&s->lock);
+    ev_complete(waiters, 0);
     if (fn)
         fn(opaque);
 }
@@ -82,24 +107,20 @@ ev_stream_push(EvStream *s, const char *text)
 guint64
 ev_stream_pushed(EvStream *s)
 {
-    guint64 n;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&s->lock);
 
-    g_mutex_lock(&s->lock);
-    n = s->next_seq;
-    g_mutex_unlock(&s->lock);
-    return n;
+    return s->next_seq;
 }
 
 EvReader *
 ev_reader_new(EvStream *s)
 {
     EvReader *r = g_new0(EvReader, 1);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&s->lock);
 
     r->s = s;
     r->pending = g_string_new(NULL);
-    g_mutex_lock(&s->lock);
     r->next_seq = s->next_seq;
-    g_mutex_unlock(&s->lock);
     return r;
 }
 
@@ -136,9 +157,9 @@ ev_reader_fill_locked(EvReader *r)
 size_t
 ev_reader_read(EvReader *r, char *buf, size_t size)
 {
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&r->s->lock);
     size_t done = 0;
 
-    g_mutex_lock(&r->s->lock);
     while (done < size && ev_reader_fill_locked(r)) {
         size_t n = MIN(size - done, r->pending->len);
 
@@ -146,41 +167,38 @@ ev_reader_read(EvReader *r, char *buf, size_t size)
         g_string_erase(r->pending, 0, (gssize)n);
         done += n;
     }
-    g_mutex_unlock(&r->s->lock);
     return done;
+}
+
+static bool
+ev_reader_ready_locked(EvReader *r)
+{
+    return r->pending->len > 0 || r->next_seq < r->s->next_seq;
 }
 
 bool
 ev_reader_ready(EvReader *r)
 {
-    bool ready;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&r->s->lock);
 
-    g_mutex_lock(&r->s->lock);
-    ready = r->pending->len > 0 || r->next_seq < r->s->next_seq;
-    g_mutex_unlock(&r->s->lock);
-    return ready;
+    return ev_reader_ready_locked(r);
 }
 
 bool
-ev_reader_wait(EvReader *r, gint64 timeout_us, const volatile int *cancel)
+ev_reader_wait(EvReader *r, Completion *comp)
 {
-    gint64 end = g_get_monotonic_time() + timeout_us;
-    bool ready;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&r->s->lock);
 
-    g_mutex_lock(&r->s->lock);
-    while (!(ready = r->pending->len > 0 || r->next_seq < r->s->next_seq) &&
-           !(cancel && *cancel)) {
-        if (!g_cond_wait_until(&r->s->cond, &r->s->lock, end))
-            break;
-    }
-    g_mutex_unlock(&r->s->lock);
-    return ready;
+    if (ev_reader_ready_locked(r))
+        return false;
+    g_ptr_array_add(r->s->waiters, completion_ref(comp));
+    return true;
 }
 
 void
-ev_reader_wake(EvReader *r)
+ev_reader_cancel(EvReader *r, Completion *comp)
 {
-    g_mutex_lock(&r->s->lock);
-    g_cond_broadcast(&r->s->cond);
-    g_mutex_unlock(&r->s->lock);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&r->s->lock);
+
+    g_ptr_array_remove_fast(r->s->waiters, comp);
 }

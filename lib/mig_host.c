@@ -7,7 +7,7 @@
  *
  * A write is checked in layers, the most general first, so that the message names the
  * real problem rather than a symptom of it:
- *   1. the whole write: at most MIG_WRITE_MAX bytes, no NUL, no control byte other than
+ *   1. the whole write: at most DOMFS_WRITE_MAX bytes, no NUL, no control byte other than
  *      a separating tab and one final newline, nothing outside ASCII;
  *   2. it is trimmed of blanks and cut at single blanks into HOST and option tokens;
  *   3. HOST is cut into the name or address and an optional :PORT, and each part is
@@ -29,7 +29,11 @@
  * - Options are lower case, separated by exactly one space or tab; `persistent` and
  *   `transient` are one option, so giving both is a conflict, not a last-one-wins.
  */
+#define G_LOG_DOMAIN "domfs-migrate"
+
 #include "mig_host.h"
+#include "verr.h"
+#include "domfs_limits.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,7 +42,6 @@
 
 #include <glib.h>
 
-#define MIG_WRITE_MAX 4096
 #define MIG_NAME_MAX 253
 #define MIG_LABEL_MAX 63
 #define MIG_PORT_MAX 65535u
@@ -78,19 +81,6 @@ static const struct {
     "offline postcopy persistent transient keep-source compressed auto-converge unsafe " \
     "bandwidth=MiB/s"
 
-static int G_GNUC_PRINTF(2, 3)
-mig_fail(char **errmsg, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errmsg) {
-        va_start(ap, fmt);
-        *errmsg = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
-
 /* A user's token as it may appear inside a message: bounded, and printable even if a
  * caller quotes something the byte checks have not seen. */
 static char *
@@ -124,18 +114,18 @@ mig_check_bytes(const char *s, size_t len, bool blanks_ok, char **errmsg)
         unsigned char c = (unsigned char)s[i];
 
         if (c == '\0')
-            return mig_fail(errmsg, "NUL byte at offset %zu", i);
+            return verr_set(errmsg, EINVAL, "NUL byte at offset %zu", i);
         if (c >= 0x80)
-            return mig_fail(errmsg,
+            return verr_set(errmsg, EINVAL,
                             "non-ASCII byte 0x%02x at offset %zu: write internationalized "
                             "names in punycode (xn--...)", c, i);
         if (mig_is_blank((char)c)) {
             if (blanks_ok)
                 continue;
-            return mig_fail(errmsg, "whitespace at offset %zu inside the host", i);
+            return verr_set(errmsg, EINVAL, "whitespace at offset %zu inside the host", i);
         }
         if (c < 0x20 || c == 0x7f)
-            return mig_fail(errmsg, "control character 0x%02x at offset %zu", c, i);
+            return verr_set(errmsg, EINVAL, "control character 0x%02x at offset %zu", c, i);
     }
     return 0;
 }
@@ -165,15 +155,15 @@ mig_check_port(const char *s, size_t len, unsigned *port, char **errmsg)
     unsigned long v = 0;
 
     if (len == 0)
-        return mig_fail(errmsg, "empty port after ':'");
+        return verr_set(errmsg, EINVAL, "empty port after ':'");
     for (size_t i = 0; i < len; i++) {
         if (!g_ascii_isdigit(s[i]))
-            return mig_fail(errmsg, "port '%s' is not a decimal number", shown);
+            return verr_set(errmsg, EINVAL, "port '%s' is not a decimal number", shown);
     }
     if (len > 1 && s[0] == '0')
-        return mig_fail(errmsg, "port '%s' has a leading zero", shown);
+        return verr_set(errmsg, EINVAL, "port '%s' has a leading zero", shown);
     if (!mig_parse_decimal(s, len, 5, &v) || v < 1 || v > MIG_PORT_MAX)
-        return mig_fail(errmsg, "port %s is out of range 1-65535", shown);
+        return verr_set(errmsg, EINVAL, "port %s is out of range 1-65535", shown);
     *port = (unsigned)v;
     return 0;
 }
@@ -209,9 +199,9 @@ mig_check_name(const char *s, size_t len, char **errmsg)
     if (n > 0 && s[n - 1] == '.')
         n--;
     if (n == 0)
-        return mig_fail(errmsg, "empty host name");
+        return verr_set(errmsg, EINVAL, "empty host name");
     if (n > MIG_NAME_MAX)
-        return mig_fail(errmsg, "host name is %zu bytes long, more than %d", n, MIG_NAME_MAX);
+        return verr_set(errmsg, EINVAL, "host name is %zu bytes long, more than %d", n, MIG_NAME_MAX);
 
     for (size_t i = 0; i <= n; i++) {
         g_autofree char *shown = NULL;
@@ -224,16 +214,16 @@ mig_check_name(const char *s, size_t len, char **errmsg)
         }
         l = i - start;
         if (l == 0)
-            return mig_fail(errmsg, "empty label in host name (a leading dot or '..')");
+            return verr_set(errmsg, EINVAL, "empty label in host name (a leading dot or '..')");
         shown = mig_show(s + start, l);
         if (l > MIG_LABEL_MAX)
-            return mig_fail(errmsg, "label '%s' is %zu bytes long, more than %d",
+            return verr_set(errmsg, EINVAL, "label '%s' is %zu bytes long, more than %d",
                             shown, l, MIG_LABEL_MAX);
         if (s[start] == '-' || s[i - 1] == '-')
-            return mig_fail(errmsg, "label '%s' starts or ends with '-'", shown);
+            return verr_set(errmsg, EINVAL, "label '%s' starts or ends with '-'", shown);
         for (size_t j = start; j < i; j++) {
             if (!g_ascii_isalnum(s[j]) && s[j] != '-')
-                return mig_fail(errmsg, "character '%c' is not allowed in a host name",
+                return verr_set(errmsg, EINVAL, "character '%c' is not allowed in a host name",
                                 s[j]);
         }
         last = start;
@@ -249,11 +239,11 @@ mig_check_name(const char *s, size_t len, char **errmsg)
 
         if (n == len && mig_is_ipv4(s, len))
             return 0;
-        return mig_fail(errmsg,
+        return verr_set(errmsg, EINVAL,
                         "'%s' is not a valid IPv4 address (four decimal parts 0-255, "
                         "no leading zeros)", shown);
     }
-    return mig_fail(errmsg, "the last label of a host name cannot be all digits");
+    return verr_set(errmsg, EINVAL, "the last label of a host name cannot be all digits");
 }
 
 static int
@@ -264,17 +254,17 @@ mig_check_ipv6(const char *s, size_t len, char **errmsg)
     struct in6_addr addr;
 
     if (len == 0)
-        return mig_fail(errmsg, "empty brackets: write an IPv6 address as [2001:db8::1]");
+        return verr_set(errmsg, EINVAL, "empty brackets: write an IPv6 address as [2001:db8::1]");
     for (size_t i = 0; i < len; i++) {
         if (!g_ascii_isxdigit(s[i]) && s[i] != ':' && s[i] != '.')
-            return mig_fail(errmsg, "'[%s]' is not a valid IPv6 address", shown);
+            return verr_set(errmsg, EINVAL, "'[%s]' is not a valid IPv6 address", shown);
     }
     if (len >= sizeof(buf))
-        return mig_fail(errmsg, "'[%s]' is not a valid IPv6 address", shown);
+        return verr_set(errmsg, EINVAL, "'[%s]' is not a valid IPv6 address", shown);
     memcpy(buf, s, len);
     buf[len] = '\0';
     if (inet_pton(AF_INET6, buf, &addr) != 1)
-        return mig_fail(errmsg, "'[%s]' is not a valid IPv6 address", shown);
+        return verr_set(errmsg, EINVAL, "'[%s]' is not a valid IPv6 address", shown);
     return 0;
 }
 
@@ -291,15 +281,15 @@ mig_host_parse(const char *s, size_t len, MigRequest *out, char **errmsg)
     int rc;
 
     if (!s || len == 0)
-        return mig_fail(errmsg, "empty host: write a destination host name or address");
+        return verr_set(errmsg, EINVAL, "empty host: write a destination host name or address");
     rc = mig_check_bytes(s, len, false, errmsg);
     if (rc < 0)
         return rc;
     if (g_strstr_len(s, (gssize)len, "://"))
-        return mig_fail(errmsg, "a URI is not a host: write only the host, the URI is "
+        return verr_set(errmsg, EINVAL, "a URI is not a host: write only the host, the URI is "
                                 "built from the migrate_uri option");
     if (s[0] == '-')
-        return mig_fail(errmsg, "a host cannot start with '-' (ssh would take it for an "
+        return verr_set(errmsg, EINVAL, "a host cannot start with '-' (ssh would take it for an "
                                 "option)");
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
@@ -307,9 +297,9 @@ mig_host_parse(const char *s, size_t len, MigRequest *out, char **errmsg)
         if (g_ascii_isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']')
             continue;
         if (c == '%' && s[0] == '[')
-            return mig_fail(errmsg, "IPv6 zone ids ('%%...') are not allowed: a "
+            return verr_set(errmsg, EINVAL, "IPv6 zone ids ('%%...') are not allowed: a "
                                     "link-local address cannot name a remote host");
-        return mig_fail(errmsg, "character '%c' at offset %zu is not allowed in a host",
+        return verr_set(errmsg, EINVAL, "character '%c' at offset %zu is not allowed in a host",
                         c, i);
     }
 
@@ -317,7 +307,7 @@ mig_host_parse(const char *s, size_t len, MigRequest *out, char **errmsg)
         const char *close = memchr(s, ']', len);
 
         if (!close)
-            return mig_fail(errmsg, "'[' without a closing ']'");
+            return verr_set(errmsg, EINVAL, "'[' without a closing ']'");
         host_len = (size_t)(close - s) + 1;
         bare = s + 1;
         bare_len = host_len - 2;
@@ -328,7 +318,7 @@ mig_host_parse(const char *s, size_t len, MigRequest *out, char **errmsg)
             g_autofree char *rest = mig_show(close + 1, len - host_len);
 
             if (close[1] != ':')
-                return mig_fail(errmsg, "unexpected '%s' after ']'", rest);
+                return verr_set(errmsg, EINVAL, "unexpected '%s' after ']'", rest);
             port_s = close + 2;
             port_len = len - host_len - 1;
         }
@@ -336,10 +326,10 @@ mig_host_parse(const char *s, size_t len, MigRequest *out, char **errmsg)
         const char *colon = memchr(s, ':', len);
 
         if (memchr(s, '[', len) || memchr(s, ']', len))
-            return mig_fail(errmsg, "brackets are only allowed around a whole IPv6 "
+            return verr_set(errmsg, EINVAL, "brackets are only allowed around a whole IPv6 "
                                     "address, as in [2001:db8::1]:22");
         if (colon && memchr(colon + 1, ':', len - (size_t)(colon - s) - 1))
-            return mig_fail(errmsg, "an IPv6 address must be written in brackets, as in "
+            return verr_set(errmsg, EINVAL, "an IPv6 address must be written in brackets, as in "
                                     "[2001:db8::1]");
         host_len = colon ? (size_t)(colon - s) : len;
         bare_len = host_len;
@@ -348,7 +338,7 @@ mig_host_parse(const char *s, size_t len, MigRequest *out, char **errmsg)
             port_len = len - host_len - 1;
         }
         if (host_len == 0)
-            return mig_fail(errmsg, "empty host before ':'");
+            return verr_set(errmsg, EINVAL, "empty host before ':'");
         rc = mig_check_name(s, host_len, errmsg);
         if (rc < 0)
             return rc;
@@ -409,16 +399,16 @@ mig_parse_bandwidth(const char *s, size_t len, unsigned long *out, char **errmsg
     unsigned long v = 0;
 
     if (len == 0)
-        return mig_fail(errmsg, "option 'bandwidth' needs a value: bandwidth=MiB/s");
+        return verr_set(errmsg, EINVAL, "option 'bandwidth' needs a value: bandwidth=MiB/s");
     for (size_t i = 0; i < len; i++) {
         if (!g_ascii_isdigit(s[i]))
-            return mig_fail(errmsg, "bandwidth '%s' is not a decimal number of MiB/s",
+            return verr_set(errmsg, EINVAL, "bandwidth '%s' is not a decimal number of MiB/s",
                             shown);
     }
     if (len > 1 && s[0] == '0')
-        return mig_fail(errmsg, "bandwidth '%s' has a leading zero", shown);
+        return verr_set(errmsg, EINVAL, "bandwidth '%s' has a leading zero", shown);
     if (!mig_parse_decimal(s, len, 7, &v) || v < 1 || v > MIG_BANDWIDTH_MAX)
-        return mig_fail(errmsg, "bandwidth %s is out of range 1-%lu MiB/s", shown,
+        return verr_set(errmsg, EINVAL, "bandwidth %s is out of range 1-%lu MiB/s", shown,
                         MIG_BANDWIDTH_MAX);
     *out = v;
     return 0;
@@ -444,22 +434,22 @@ mig_apply_option(MigRequest *r, const char *tok, size_t len, const char **seen,
         }
     }
     if (!name)
-        return mig_fail(errmsg, "unknown option '%s' (known: " MIG_KNOWN_OPTIONS ")",
+        return verr_set(errmsg, EINVAL, "unknown option '%s' (known: " MIG_KNOWN_OPTIONS ")",
                         shown);
     if (seen[id] == name)
-        return mig_fail(errmsg, "option '%s' given twice", name);
+        return verr_set(errmsg, EINVAL, "option '%s' given twice", name);
     if (seen[id])
-        return mig_fail(errmsg, "option '%s' conflicts with '%s'", name, seen[id]);
+        return verr_set(errmsg, EINVAL, "option '%s' conflicts with '%s'", name, seen[id]);
     seen[id] = name;
 
     if (id == MIG_OPT_BANDWIDTH) {
         if (!eq)
-            return mig_fail(errmsg, "option 'bandwidth' needs a value: bandwidth=MiB/s");
+            return verr_set(errmsg, EINVAL, "option 'bandwidth' needs a value: bandwidth=MiB/s");
         rc = mig_parse_bandwidth(eq + 1, len - name_len - 1, &r->bandwidth_mib, errmsg);
         return rc;
     }
     if (eq)
-        return mig_fail(errmsg, "option '%s' takes no value", name);
+        return verr_set(errmsg, EINVAL, "option '%s' takes no value", name);
 
     switch (id) {
     case MIG_OPT_OFFLINE:
@@ -501,10 +491,10 @@ mig_request_parse(const char *buf, size_t len, MigRequest *req, char **errmsg)
     int rc;
 
     if (!buf || len == 0)
-        return mig_fail(errmsg, "empty write: write a destination host");
-    if (len > MIG_WRITE_MAX)
-        return mig_fail(errmsg, "write of %zu bytes is too long (at most %d)", len,
-                        MIG_WRITE_MAX);
+        return verr_set(errmsg, EINVAL, "empty write: write a destination host");
+    if (len > DOMFS_WRITE_MAX)
+        return verr_set(errmsg, EINVAL, "write of %zu bytes is too long (at most %d)", len,
+                        DOMFS_WRITE_MAX);
     /* checked before trimming so that offsets in messages count from the write's start */
     body = buf[len - 1] == '\n' ? len - 1 : len;
     rc = mig_check_bytes(buf, body, true, errmsg);
@@ -512,7 +502,7 @@ mig_request_parse(const char *buf, size_t len, MigRequest *req, char **errmsg)
         return rc;
     mig_trim(&buf, &len);
     if (len == 0)
-        return mig_fail(errmsg, "empty write: write a destination host");
+        return verr_set(errmsg, EINVAL, "empty write: write a destination host");
 
     while (i < len && !mig_is_blank(buf[i]))
         i++;
@@ -526,7 +516,7 @@ mig_request_parse(const char *buf, size_t len, MigRequest *req, char **errmsg)
         while (i < len && !mig_is_blank(buf[i]))
             i++;
         if (i == start)
-            return mig_fail(errmsg, "two blanks in a row: separate options with a single "
+            return verr_set(errmsg, EINVAL, "two blanks in a row: separate options with a single "
                                     "space or tab");
         rc = mig_apply_option(&r, buf + start, i - start, seen, errmsg);
         if (rc < 0)
@@ -536,9 +526,9 @@ mig_request_parse(const char *buf, size_t len, MigRequest *req, char **errmsg)
     /* libvirt refuses these too, but only after connecting to the destination and with
      * a message that does not name the option the user wrote */
     if (r.offline && r.postcopy)
-        return mig_fail(errmsg, "option 'postcopy' cannot be used with 'offline'");
+        return verr_set(errmsg, EINVAL, "option 'postcopy' cannot be used with 'offline'");
     if (r.offline && !r.persistent)
-        return mig_fail(errmsg, "option 'transient' cannot be used with 'offline': an "
+        return verr_set(errmsg, EINVAL, "option 'transient' cannot be used with 'offline': an "
                                 "offline migration only copies the definition");
 
     *req = r;

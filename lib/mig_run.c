@@ -1,76 +1,141 @@
 /* mig_run.c - runs migrations.
  *
- * The writer's thread makes the one blocking libvirt call. When HOST is the name of
- * another connection of this mount, that connection is the destination and libvirt's
+ * An action thread makes the one blocking libvirt call. When HOST is the name of another
+ * host of this mount, that host's connection is the destination and libvirt's
  * client-managed protocol is used (virDomainMigrate3 with both connections); otherwise
  * the source daemon migrates peer-to-peer to the URI built from -o migrate_uri. In both
  * cases the data URI is tcp://HOST, as Nova does, so the destination's own hostname need
- * not resolve. A progress thread polls the job every 500 ms and publishes the `migrate`
- * line in the guest's snapshot, so reading `migrate` never calls libvirt. A registry of
- * running jobs (uuid -> domain) lets `echo cancel` and a FUSE interrupt abort one. */
+ * not resolve. A progress thread polls the job every DOMFS_MIGRATE_POLL_US and publishes
+ * the `migrate` line in the guest's snapshot, so reading `migrate` never calls libvirt.
+ * The host's registry of running jobs (uuid -> MigJob) lets `echo cancel` and an
+ * interrupted writer abort one; the abort call runs on a short-lived thread of its own
+ * (virDomainAbortJob on a stalled host would otherwise block whoever asked). */
+#define G_LOG_DOMAIN "domfs-migrate"
+
 #include "mig_run.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "dom_action.h"
-#include "mig_host.h"
+#include "cleanup.h"
+#include "dom_note.h"
+#include "domfs_limits.h"
 #include "verr.h"
 
 typedef struct {
     DomConn *conn;
     char uuid[VIR_UUID_STRING_BUFLEN];
-    virDomainPtr dom;
-    gboolean cancelled;
-    gboolean done;
-    GMutex lock;
+    virDomainPtr dom;         /* a reference */
+    gint cancelled;           /* atomic */
+    GMutex lock;              /* with cond: the progress thread's sleep */
     GCond cond;
+    gboolean done;
 } MigJob;
 
-static GMutex mig_jobs_lock;
-static GHashTable *mig_jobs;   /* uuid -> MigJob */
+struct MigJobs {
+    GMutex lock;              /* guards jobs */
+    GHashTable *jobs;         /* uuid (the job's) -> MigJob (ref) */
+};
 
-static gboolean
-mig_job_register(MigJob *job)
+static void
+mig_job_clear(gpointer p)
 {
-    gboolean ok;
+    MigJob *j = p;
 
-    g_mutex_lock(&mig_jobs_lock);
-    if (!mig_jobs)
-        mig_jobs = g_hash_table_new(g_str_hash, g_str_equal);
-    ok = !g_hash_table_contains(mig_jobs, job->uuid);
-    if (ok)
-        g_hash_table_insert(mig_jobs, job->uuid, job);
-    g_mutex_unlock(&mig_jobs_lock);
-    return ok;
+    if (j->dom)
+        virDomainFree(j->dom);
+    g_mutex_clear(&j->lock);
+    g_cond_clear(&j->cond);
 }
 
 static void
-mig_job_unregister(MigJob *job)
+mig_job_unref(MigJob *j)
 {
-    g_mutex_lock(&mig_jobs_lock);
-    g_hash_table_remove(mig_jobs, job->uuid);
-    g_mutex_unlock(&mig_jobs_lock);
+    g_atomic_rc_box_release_full(j, mig_job_clear);
+}
+
+MigJobs *
+mig_jobs_new(void)
+{
+    MigJobs *m = g_new0(MigJobs, 1);
+
+    g_mutex_init(&m->lock);
+    m->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                    (GDestroyNotify)mig_job_unref);
+    return m;
+}
+
+gboolean
+mig_jobs_free(MigJobs *m)
+{
+    if (!m)
+        return TRUE;
+    if (g_hash_table_size(m->jobs) > 0)
+        return FALSE;
+    g_hash_table_destroy(m->jobs);
+    g_mutex_clear(&m->lock);
+    g_free(m);
+    return TRUE;
+}
+
+void
+mig_task_free(MigTask *t)
+{
+    if (!t)
+        return;
+    mig_request_clear(&t->req);
+    g_free(t->dest_uri);
+    g_free(t);
+}
+
+static gboolean
+mig_register(MigJobs *m, MigJob *j)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&m->lock);
+
+    if (g_hash_table_contains(m->jobs, j->uuid))
+        return FALSE;
+    g_hash_table_insert(m->jobs, j->uuid, g_atomic_rc_box_acquire(j));
+    return TRUE;
+}
+
+static void
+mig_unregister(MigJobs *m, MigJob *j)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&m->lock);
+
+    g_hash_table_remove(m->jobs, j->uuid);
+}
+
+static gpointer
+mig_abort_main(gpointer data)
+{
+    MigJob *j = data;
+
+    if (virDomainAbortJob(j->dom) < 0)
+        virResetLastError();   /* not started yet: the flag stops it */
+    mig_job_unref(j);
+    return NULL;
 }
 
 int
-mig_cancel(DomConn *c, const char *uuid)
+mig_cancel(MigJobs *m, const char *uuid)
 {
-    MigJob *job;
-    int ret = -ESRCH;
+    MigJob *j;
 
-    g_mutex_lock(&mig_jobs_lock);
-    job = mig_jobs ? g_hash_table_lookup(mig_jobs, uuid) : NULL;
-    if (job && job->conn == c) {
-        job->cancelled = TRUE;
-        /* under the registry lock: the job (and its domain) cannot go away meanwhile */
-        if (virDomainAbortJob(job->dom) < 0)
-            virResetLastError();   /* not started yet: the flag stops it */
-        ret = 0;
-    }
-    g_mutex_unlock(&mig_jobs_lock);
-    return ret;
+    g_mutex_lock(&m->lock);
+    j = g_hash_table_lookup(m->jobs, uuid);
+    if (j)
+        g_atomic_rc_box_acquire(j);
+    g_mutex_unlock(&m->lock);
+    if (!j)
+        return -ESRCH;
+    g_atomic_int_set(&j->cancelled, 1);
+    g_thread_unref(g_thread_new("migrate-abort", mig_abort_main, j));
+    return 0;
 }
+
+/* ---- progress ---- */
 
 static char *
 mig_progress_line(virDomainPtr dom)
@@ -82,7 +147,6 @@ mig_progress_line(virDomainPtr dom)
     unsigned long long total = 0;
     unsigned long long remaining = 0;
     unsigned long long bps = 0;
-    char *line;
 
     if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0) {
         virResetLastError();
@@ -96,42 +160,42 @@ mig_progress_line(virDomainPtr dom)
     if (type == VIR_DOMAIN_JOB_NONE)
         return NULL;
     /* processed counts re-sent dirty pages and can pass total: progress is what remains */
-    line = g_strdup_printf("running %llu %llu/%llu bytes %.1f MiB/s",
+    return g_strdup_printf("running %llu %llu/%llu bytes %.1f MiB/s",
                            total ? (total - MIN(remaining, total)) * 100 / total : 0ULL,
                            processed, total, bps / 1048576.0);
-    return line;
 }
 
 static gpointer
 mig_progress_main(gpointer data)
 {
-    MigJob *job = data;
+    MigJob *j = data;
 
-    g_mutex_lock(&job->lock);
-    while (!job->done) {
-        gint64 until = g_get_monotonic_time() + 500 * G_TIME_SPAN_MILLISECOND;
+    g_mutex_lock(&j->lock);
+    while (!j->done) {
+        gint64 until = g_get_monotonic_time() + DOMFS_MIGRATE_POLL_US;
         g_autofree char *line = NULL;
+        ConnCall *call;
 
-        g_mutex_unlock(&job->lock);
-        line = mig_progress_line(job->dom);
-        g_mutex_lock(&job->lock);
-        if (line && !job->done)
-            conn_set_migrate_status(job->conn, job->uuid, line);
-        g_cond_wait_until(&job->cond, &job->lock, until);
+        g_mutex_unlock(&j->lock);
+        call = conn_call_begin(j->conn);
+        line = mig_progress_line(j->dom);
+        conn_call_end(j->conn, call);
+        g_mutex_lock(&j->lock);
+        if (line && !j->done)
+            dom_note_migrate(conn_cache(j->conn), j->uuid, line);
+        g_cond_wait_until(&j->cond, &j->lock, until);
     }
-    g_mutex_unlock(&job->lock);
+    g_mutex_unlock(&j->lock);
     return NULL;
 }
+
+/* ---- the migration ---- */
 
 static unsigned long
 mig_flags(const MigRequest *req)
 {
-    unsigned long flags = 0;
+    unsigned long flags = req->offline ? VIR_MIGRATE_OFFLINE : VIR_MIGRATE_LIVE;
 
-    if (req->offline)
-        flags |= VIR_MIGRATE_OFFLINE;
-    else
-        flags |= VIR_MIGRATE_LIVE;
     if (req->persistent)
         flags |= VIR_MIGRATE_PERSIST_DEST;
     if (req->undefine_source)
@@ -147,20 +211,10 @@ mig_flags(const MigRequest *req)
     return flags;
 }
 
-static DomConn *
-mig_find_conn(const MigEnv *env, DomConn *src, const char *host)
-{
-    for (unsigned int i = 0; i < env->n_conns; i++) {
-        if (env->conns[i] != src && strcmp(conn_name(env->conns[i]), host) == 0)
-            return env->conns[i];
-    }
-    return NULL;
-}
-
 /* The one blocking call. DVC: the destination connection of this mount, or NULL to
  * migrate peer-to-peer to DEST_URI. 0 or -1 with libvirt's error set. */
 static int
-mig_perform(MigJob *job, const MigRequest *req, virConnectPtr dvc, const char *dest_uri)
+mig_perform(MigJob *j, const MigRequest *req, virConnectPtr dvc, const char *dest_uri)
 {
     virTypedParameterPtr params = NULL;
     int nparams = 0;
@@ -172,8 +226,8 @@ mig_perform(MigJob *job, const MigRequest *req, virConnectPtr dvc, const char *d
     if (!req->offline) {
         data_uri = req->port ? g_strdup_printf("tcp://%s:%u", req->host, req->port)
                              : g_strdup_printf("tcp://%s", req->host);
-        if (virTypedParamsAddString(&params, &nparams, &maxparams,
-                                    VIR_MIGRATE_PARAM_URI, data_uri) < 0)
+        if (virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
+                                    data_uri) < 0)
             goto cleanup;
     }
     if (req->bandwidth_mib &&
@@ -181,14 +235,14 @@ mig_perform(MigJob *job, const MigRequest *req, virConnectPtr dvc, const char *d
                                 req->bandwidth_mib) < 0)
         goto cleanup;
     if (dvc) {
-        virDomainPtr moved = virDomainMigrate3(job->dom, dvc, params, nparams, flags);
+        virDomainPtr moved = virDomainMigrate3(j->dom, dvc, params, nparams, flags);
 
         if (moved) {
             virDomainFree(moved);
             ret = 0;
         }
     } else {
-        ret = virDomainMigrateToURI3(job->dom, dest_uri, params, nparams,
+        ret = virDomainMigrateToURI3(j->dom, dest_uri, params, nparams,
                                      flags | VIR_MIGRATE_PEER2PEER);
     }
 
@@ -197,101 +251,86 @@ mig_perform(MigJob *job, const MigRequest *req, virConnectPtr dvc, const char *d
     return ret;
 }
 
-/* Run the migration of D described by REQ; publishes the final status line. */
+/* The migration proper, with progress; the job is registered for cancellation. 0 or
+ * -errno with *msg. */
 static int
-mig_run(DomConn *c, const DomInfo *d, const MigEnv *env, const MigRequest *req)
+mig_go(MigTask *t, MigJob *j, virConnectPtr dvc, char **msg)
 {
-    MigJob job = { .conn = c };
-    DomConn *dest = mig_find_conn(env, c, req->host);
-    virConnectPtr dvc = NULL;
-    g_autofree char *dest_uri = NULL;
-    g_autofree char *msg = NULL;
-    g_autofree char *status = NULL;
-    GThread *progress = NULL;
-    gint64 t0 = g_get_monotonic_time();
+    GThread *progress;
     int rc;
-    int ret;
 
-    memcpy(job.uuid, d->uuid, sizeof(job.uuid));
-    if (dest) {
-        if (!(dvc = conn_get_virt(dest)))
-            return act_refuse(c, d, "migrate", ENOTCONN, "destination %s is not connected "
-                              "(reconnecting)", req->host);
-    } else if (!(dest_uri = mig_uri_build(env->uri_template, req))) {
-        return act_refuse(c, d, "migrate", EINVAL, "migrate_uri template '%s' is invalid",
-                          env->uri_template);
-    }
-    if (!(job.dom = act_lookup(c, d, "migrate", &ret)))
-        goto cleanup;
-    if (!mig_job_register(&job)) {
-        ret = act_refuse(c, d, "migrate", EBUSY, "a migration of this guest is running");
-        goto cleanup;
-    }
-    g_mutex_init(&job.lock);
-    g_cond_init(&job.cond);
-    conn_set_migrate_status(c, d->uuid, "running 0 0/0 bytes 0.0 MiB/s");
-    progress = g_thread_new("migrate-progress", mig_progress_main, &job);
-
-    rc = mig_perform(&job, req, dvc, dest_uri);
-    if (rc < 0)
-        ret = -verr_take(&msg);
-
-    g_mutex_lock(&job.lock);
-    job.done = TRUE;
-    g_cond_signal(&job.cond);
-    g_mutex_unlock(&job.lock);
+    dom_note_migrate(conn_cache(t->src), t->uuid, "running 0 0/0 bytes 0.0 MiB/s");
+    progress = g_thread_new("migrate-progress", mig_progress_main, j);
+    if (g_atomic_int_get(&j->cancelled))
+        rc = verr_set(msg, ECANCELED, "migration cancelled before it started");
+    else if ((rc = mig_perform(j, &t->req, dvc, t->dest_uri)) < 0)
+        rc = -verr_take(msg);
+    g_mutex_lock(&j->lock);
+    j->done = TRUE;
+    g_cond_signal(&j->cond);
+    g_mutex_unlock(&j->lock);
     g_thread_join(progress);
-    mig_job_unregister(&job);
+    return rc;
+}
+
+/* The final status line, published on the source (and `completed` on the destination);
+ * returns the write's result. */
+static int
+mig_conclude(MigTask *t, MigJob *j, int rc, gint64 t0, char **msg)
+{
+    g_autofree char *status = NULL;
+    g_autofree char *line = NULL;
+    int ret = 0;
 
     if (rc == 0) {
-        status = g_strdup_printf("completed %s %.1fs", req->host,
+        status = g_strdup_printf("completed %s %.1fs", t->req.host,
                                  (g_get_monotonic_time() - t0) / (double)G_USEC_PER_SEC);
-        ret = 0;
-    } else if (job.cancelled || ret == -ECANCELED) {
+    } else if (g_atomic_int_get(&j->cancelled) || rc == -ECANCELED) {
         /* by us, or by anyone else (virsh domjobabort) */
         status = g_strdup("cancelled");
-        conn_record_error(c, d->uuid, "migrate", ECANCELED, msg);
         ret = -ECANCELED;
     } else {
-        g_autofree char *line = g_strdup(msg);
-
-        status = g_strdup_printf("failed: %s", g_strdelimit(line, "\n", ' '));
-        conn_record_error(c, d->uuid, "migrate", EIO, msg);
+        line = g_strdelimit(g_strdup(*msg), "\n", ' ');
+        status = g_strdup_printf("failed: %s", line);
         ret = -EIO;
     }
     /* the guest may be gone from this host already; then its status goes with it */
-    conn_set_migrate_status(c, d->uuid, status);
-    conn_refresh_domain(c, d->uuid, NULL);
-    g_mutex_clear(&job.lock);
-    g_cond_clear(&job.cond);
-
- cleanup:
-    if (job.dom)
-        virDomainFree(job.dom);
-    if (dvc)
-        virConnectClose(dvc);
+    dom_note_migrate(conn_cache(t->src), t->uuid, status);
+    conn_refresh_domain(t->src, t->uuid, NULL);
+    if (rc == 0 && t->dst && conn_refresh_domain(t->dst, t->uuid, NULL) == 0)
+        dom_note_migrate(conn_cache(t->dst), t->uuid, status);
     return ret;
 }
 
 int
-mig_write(DomConn *c, const DomInfo *d, const MigEnv *env, const char *buf, size_t len)
+mig_run(MigTask *t, char **msg)
 {
-    MigRequest req = { 0 };
-    g_autofree char *errmsg = NULL;
+    g_autoptr(virConnect) svc = conn_get_virt(t->src);
+    g_autoptr(virConnect) dvc = NULL;
+    gint64 t0 = g_get_monotonic_time();
+    MigJob *j;
+    int rc;
     int ret;
 
-    if (len > ACT_WRITE_MAX)
-        return act_refuse(c, d, "migrate", EFBIG, "write of %zu bytes refused: at most %d",
-                          len, ACT_WRITE_MAX);
-    if (mig_request_is_cancel(buf, len)) {
-        if (mig_cancel(c, d->uuid) < 0)
-            return act_refuse(c, d, "migrate", EINVAL, "no migration of this guest is "
-                              "running");
-        return 0;
+    if (!svc)
+        return verr_set(msg, ENOTCONN, "libvirt is not connected (reconnecting)");
+    if (t->dst && !(dvc = conn_get_virt(t->dst)))
+        return verr_set(msg, ENOTCONN, "destination %s is not connected (reconnecting)",
+                        t->req.host);
+    j = g_atomic_rc_box_new0(MigJob);
+    g_mutex_init(&j->lock);
+    g_cond_init(&j->cond);
+    j->conn = t->src;
+    memcpy(j->uuid, t->uuid, sizeof(j->uuid));
+    if (!(j->dom = virDomainLookupByUUIDString(svc, t->uuid))) {
+        ret = -verr_take(msg);
+    } else if (!mig_register(t->jobs, j)) {
+        ret = verr_set(msg, EBUSY, "a migration of this guest is running");
+    } else {
+        rc = mig_go(t, j, dvc, msg);
+        mig_unregister(t->jobs, j);
+        ret = mig_conclude(t, j, rc, t0, msg);
     }
-    if (mig_request_parse(buf, len, &req, &errmsg) < 0)
-        return act_refuse(c, d, "migrate", EINVAL, "%s", errmsg);
-    ret = mig_run(c, d, env, &req);
-    mig_request_clear(&req);
+    mig_job_unref(j);
     return ret;
 }

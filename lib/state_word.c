@@ -1,6 +1,8 @@
 /* state_word.c - tables from libvirt's virDomainState and per-state reason enums to the
  * words the spec uses, and the parser of what users write to `state`. Reason words follow
  * `virsh domstate --reason` in spirit but are single tokens (lower case, '-' joined). */
+#define G_LOG_DOMAIN "domfs-state"
+
 #include "state_word.h"
 
 #include <errno.h>

@@ -1,107 +1,370 @@
-/* tree.c - names, kinds and contents of domfs's tree.
+/* tree.c - the tree's hosts, its changes and their event lines.
  *
- * A node is named by what it shows (connection index, guest directory name, device kind
- * and name, file index), never by a pointer into the cache, so it can be resolved against
- * any snapshot: the current one to serve a request, or an old and a new one to find out
- * which files an event changed. Every file's content is one value and a newline. */
-#include "tree.h"
+ * A node is named by what it shows (host index, guest directory name and uuid, device
+ * kind and name, file index), never by a pointer into the cache, so it can be resolved
+ * against any snapshot: the current one to serve a request, or an old and a new one to
+ * find out which files an event changed.
+ *
+ * Start-up opens every host in parallel (a thread each); with several hosts the tree comes
+ * up once every first attempt ended, or DOMFS_START_WAIT_US after the first success,
+ * whichever is first: a dead host costs at most that, never a sum of timeouts. */
+#define G_LOG_DOMAIN "domfs-tree"
+
+#include "tree_priv.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "dom_action.h"
-#include "metrics.h"
-#include "mig_run.h"
-#include "state_word.h"
+#include "domfs_limits.h"
+#include "name_escape.h"
+#include "timer.h"
 
-struct Tree {
-    DomConn **conns;
-    guint n_conns;
-    bool multi;
-    MigEnv mig;
-};
+/* ---- changes ---- */
 
-typedef enum {
-    GF_STATE, GF_REASON, GF_UUID, GF_ID, GF_VCPUS, GF_MEMORY, GF_AUTOSTART,
-    GF_PERSISTENT, GF_TITLE, GF_DESCRIPTION, GF_XML, GF_ERROR, GF_CONSOLE, GF_MIGRATE,
-    GF_N
-} GuestFile;
+static void
+tree_change_clear(gpointer p)
+{
+    TreeChange *ch = p;
 
-static const struct {
-    const char *name;
-    bool writable;
-    TreeFlavor flavor;
-} guest_files[GF_N] = {
-    [GF_STATE] = { "state", true, TF_SNAPSHOT },
-    [GF_REASON] = { "reason", false, TF_SNAPSHOT },
-    [GF_UUID] = { "uuid", false, TF_SNAPSHOT },
-    [GF_ID] = { "id", false, TF_SNAPSHOT },
-    [GF_VCPUS] = { "vcpus", false, TF_SNAPSHOT },
-    [GF_MEMORY] = { "memory", false, TF_SNAPSHOT },
-    [GF_AUTOSTART] = { "autostart", true, TF_SNAPSHOT },
-    [GF_PERSISTENT] = { "persistent", false, TF_SNAPSHOT },
-    [GF_TITLE] = { "title", true, TF_SNAPSHOT },
-    [GF_DESCRIPTION] = { "description", true, TF_SNAPSHOT },
-    [GF_XML] = { "xml", false, TF_SNAPSHOT },
-    [GF_ERROR] = { "error", false, TF_SNAPSHOT },
-    [GF_CONSOLE] = { "console.log", false, TF_CONSOLE },
-    [GF_MIGRATE] = { "migrate", true, TF_SNAPSHOT },
-};
+    dom_info_unref(ch->old_info);
+    dom_info_unref(ch->new_info);
+    g_free(ch->event);
+    g_free(ch->dirname);
+}
 
-typedef enum { DF_CONNECTION, DF_EVENTS, DF_METRICS, DF_N } DomfsFile;
+TreeChange *
+tree_change_ref(TreeChange *ch)
+{
+    return g_atomic_rc_box_acquire(ch);
+}
 
-static const struct {
-    const char *name;
-    TreeFlavor flavor;
-} domfs_files[DF_N] = {
-    [DF_CONNECTION] = { "connection", TF_CONNECTION },
-    [DF_EVENTS] = { "events", TF_EVENTS },
-    [DF_METRICS] = { "metrics.prom", TF_METRICS },
-};
+void
+tree_change_unref(TreeChange *ch)
+{
+    if (ch)
+        g_atomic_rc_box_release_full(ch, tree_change_clear);
+}
 
-#define DOMFS_DIR ".domfs"
-#define DEVICES_DIR "devices"
+static void
+tree_on_change(Host *h, const DomChange *dc, void *opaque)
+{
+    Tree *t = opaque;
+    TreeChange *ch = g_atomic_rc_box_new0(TreeChange);
+
+    ch->host = host_index(h);
+    ch->old_info = dc->old_info ? dom_info_ref(dc->old_info) : NULL;
+    ch->new_info = dc->new_info ? dom_info_ref(dc->new_info) : NULL;
+    ch->event = g_strdup(dc->event);
+    ch->dirname = g_strdup(dc->dirname);
+    if (t->fn)
+        t->fn(ch, t->opaque);
+    tree_change_unref(ch);
+}
+
+/* A guest name as one token of an event line. */
+static char *
+tree_event_token(const char *dirname)
+{
+    GString *s = g_string_new(NULL);
+
+    for (const char *p = dirname ? dirname : "-"; *p; p++) {
+        if (*p == ' ')
+            g_string_append(s, "%20");
+        else
+            g_string_append_c(s, *p);
+    }
+    return g_string_free(s, FALSE);
+}
+
+void
+tree_publish(Tree *t, const TreeChange *ch)
+{
+    Host *h = tree_host(t, (int)ch->host);
+    g_autofree char *name = NULL;
+    g_autofree char *line = NULL;
+
+    if (!ch->event || !h)
+        return;
+    name = tree_event_token(ch->dirname);
+    line = g_strdup_printf("%s %s", name, ch->event);
+    ev_stream_push(host_events(h), line);
+    if (t->top_events) {
+        g_autofree char *top = g_strdup_printf("%s/%s", host_name(h), line);
+
+        ev_stream_push(t->top_events, top);
+    }
+}
+
+/* ---- configuration ---- */
+
+static void
+tree_config_copy(TreeConfig *dst, const TreeConfig *src)
+{
+    *dst = *src;
+    dst->hosts = g_new0(TreeHostConfig, src->n_hosts);
+    for (guint i = 0; i < src->n_hosts; i++) {
+        dst->hosts[i].name = g_strdup(src->hosts[i].name);
+        dst->hosts[i].uri = g_strdup(src->hosts[i].uri);
+        dst->hosts[i].log_root = g_strdup(src->hosts[i].log_root);
+    }
+    dst->migrate_uri = g_strdup(src->migrate_uri ? src->migrate_uri : "qemu+ssh://%h/system");
+    dst->log_dirs = g_strdupv(src->log_dirs);
+    dst->log_roots = g_strdupv(src->log_roots);
+    dst->media_dirs = g_strdupv(src->media_dirs);
+}
+
+static void
+tree_config_clear(TreeConfig *c)
+{
+    for (guint i = 0; i < c->n_hosts; i++) {
+        g_free(c->hosts[i].name);
+        g_free(c->hosts[i].uri);
+        g_free(c->hosts[i].log_root);
+    }
+    g_free(c->hosts);
+    g_free(c->migrate_uri);
+    g_strfreev(c->log_dirs);
+    g_strfreev(c->log_roots);
+    g_strfreev(c->media_dirs);
+}
+
+static Host *
+tree_host_new(Tree *t, guint i)
+{
+    const TreeHostConfig *hc = &t->cfg.hosts[i];
+    HostConfig c = {
+        hc->name, hc->uri, hc->log_root, t->cfg.log_dirs, t->cfg.console_max,
+        t->cfg.keepalive_interval, t->cfg.keepalive_count, t->cfg.stats_interval,
+    };
+
+    return host_new(i, &c, tree_on_change, t);
+}
+
+/* ---- start-up ---- */
+
+typedef struct TreeStartup {
+    GMutex lock;              /* guards the counters and each attempt's result */
+    GCond cond;
+    guint finished;
+    gint64 first_up;          /* monotonic time of the first success, 0 before */
+} TreeStartup;
+
+typedef struct TreeAttempt {
+    TreeStartup *su;          /* shared, outlives every attempt (owned by the tree) */
+    GThread *thread;
+    Host *h;
+    int ret;
+    char *msg;
+    gboolean finished;
+    gboolean waited;          /* tree_new stopped waiting for it: start the host itself */
+} TreeAttempt;
+
+static gpointer
+tree_attempt_main(gpointer data)
+{
+    TreeAttempt *a = data;
+    g_autofree char *msg = NULL;
+    int ret = host_connect(a->h, &msg);
+    gboolean late;
+
+    g_mutex_lock(&a->su->lock);
+    a->ret = ret;
+    a->msg = g_steal_pointer(&msg);
+    a->finished = TRUE;
+    a->su->finished++;
+    if (ret == 0 && !a->su->first_up)
+        a->su->first_up = g_get_monotonic_time();
+    late = a->waited;
+    g_cond_broadcast(&a->su->cond);
+    g_mutex_unlock(&a->su->lock);
+    /* the tree came up without this host: it starts (and reconnects) on its own now */
+    if (late)
+        host_start(a->h);
+    return NULL;
+}
+
+/* Wait until every attempt ended, or DOMFS_START_WAIT_US after the first success, or
+ * (none succeeded) TIMEOUT_US in all: a host that never answers costs a bounded wait. */
+static void
+tree_startup_wait(TreeStartup *su, guint n, gint64 timeout_us)
+{
+    gint64 start = g_get_monotonic_time();
+
+    g_mutex_lock(&su->lock);
+    while (su->finished < n) {
+        gint64 end = su->first_up ? su->first_up + DOMFS_START_WAIT_US : start + timeout_us;
+
+        if (!g_cond_wait_until(&su->cond, &su->lock, end))
+            break;
+    }
+    g_mutex_unlock(&su->lock);
+}
+
+/* --log-root NAME=DIR naming no -c NAME: the host whose name (its hostname) is NAME. */
+static gboolean
+tree_apply_log_roots(Tree *t, GError **error)
+{
+    for (gsize i = 0; t->cfg.log_roots && t->cfg.log_roots[i]; i++) {
+        const char *spec = t->cfg.log_roots[i];
+        const char *eq = strchr(spec, '=');
+        g_autofree char *name = g_strndup(spec, (gsize)(eq - spec));
+        gboolean found = FALSE;
+
+        for (guint h = 0; h < t->n_hosts; h++) {
+            if (g_strcmp0(host_name(t->hosts[h]), name) == 0) {
+                host_set_log_root(t->hosts[h], eq + 1);
+                found = TRUE;
+            }
+        }
+        if (!found) {
+            g_set_error(error, g_quark_from_static_string("domfs-tree"), 1,
+                        "--log-root %s: no connection named '%s'", spec, name);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Name every host (unique), start those whose attempt ended; the others are marked to
+ * start themselves. FALSE with *error when the tree cannot come up. */
+static gboolean
+tree_startup_finish(Tree *t, TreeAttempt *a, GError **error)
+{
+    g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    guint up = 0;
+
+    g_mutex_lock(&a[0].su->lock);
+    for (guint i = 0; i < t->n_hosts; i++) {
+        g_autofree char *name = host_wanted_name(t->hosts[i]);
+
+        up += a[i].finished && a[i].ret == 0;
+        a[i].waited = !a[i].finished;
+        host_set_name(t->hosts[i], name);
+        if (!g_hash_table_add(names, g_steal_pointer(&name)) && t->multi)
+            g_set_error(error, g_quark_from_static_string("domfs-tree"), 1,
+                        "two connections are named '%s': name them with -c NAME=URI",
+                        host_name(t->hosts[i]));
+        if (a[i].finished && a[i].ret < 0 && t->multi)
+            g_warning("%s: not reachable, reconnecting: %s", host_name(t->hosts[i]), a[i].msg);
+    }
+    if (!up && !*error) {
+        const char *uri = t->cfg.hosts[0].uri;
+
+        g_set_error(error, g_quark_from_static_string("domfs-tree"), 1, "cannot open %s: %s",
+                    t->n_hosts > 1 ? "any connection" : uri ? uri : "libvirt's default URI",
+                    a[0].msg ? a[0].msg : "no answer");
+    }
+    if (!*error)
+        tree_apply_log_roots(t, error);
+    g_mutex_unlock(&a[0].su->lock);
+    if (*error)
+        return FALSE;
+    for (guint i = 0; i < t->n_hosts; i++) {
+        if (a[i].finished)
+            host_start(t->hosts[i]);
+    }
+    return TRUE;
+}
 
 Tree *
-tree_new(DomConn **conns, guint n_conns, bool multi)
+tree_new(const TreeConfig *cfg, TreeListener fn, void *opaque, GError **error)
 {
-    Tree *t = g_new0(Tree, 1);
+    Tree *t;
 
-    t->conns = g_memdup2(conns, sizeof(*conns) * n_conns);
-    t->n_conns = n_conns;
-    t->multi = multi;
-    t->mig.uri_template = "qemu+ssh://%h/system";
-    t->mig.conns = t->conns;
-    t->mig.n_conns = n_conns;
+    timer_start();
+    if (conn_event_loop_start() < 0) {
+        g_set_error(error, g_quark_from_static_string("domfs-tree"), 1,
+                    "cannot start libvirt's event loop");
+        return NULL;
+    }
+    t = g_new0(Tree, 1);
+    tree_config_copy(&t->cfg, cfg);
+    t->n_hosts = cfg->n_hosts;
+    t->multi = cfg->n_hosts > 1;
+    t->fn = fn;
+    t->opaque = opaque;
+    t->metrics = metrics_cache_new();
+    if (t->multi)
+        t->top_events = ev_stream_new(DOMFS_EVENTS_RING);
+    t->hosts = g_new0(Host *, t->n_hosts);
+    t->startup = g_new0(TreeStartup, 1);
+    g_mutex_init(&t->startup->lock);
+    g_cond_init(&t->startup->cond);
+    t->attempts = g_new0(TreeAttempt, t->n_hosts);
+    for (guint i = 0; i < t->n_hosts; i++) {
+        t->hosts[i] = tree_host_new(t, i);
+        t->attempts[i].su = t->startup;
+        t->attempts[i].h = t->hosts[i];
+        t->attempts[i].thread = g_thread_new("host-connect", tree_attempt_main,
+                                             &t->attempts[i]);
+    }
+    tree_startup_wait(t->startup, t->n_hosts,
+                      (gint64)MAX(cfg->timeout_s, 1) * G_USEC_PER_SEC);
+    if (!tree_startup_finish(t, t->attempts, error)) {
+        tree_free(t);
+        return NULL;
+    }
     return t;
+}
+
+/* Wait (bounded) for the first connection attempts; FALSE when one is stuck. */
+static gboolean
+tree_attempts_join(Tree *t)
+{
+    gint64 end = g_get_monotonic_time() + DOMFS_STOP_WAIT_US;
+    gboolean all;
+
+    g_mutex_lock(&t->startup->lock);
+    while (!(all = t->startup->finished == t->n_hosts) &&
+           g_cond_wait_until(&t->startup->cond, &t->startup->lock, end))
+        ;
+    g_mutex_unlock(&t->startup->lock);
+    if (!all)
+        return FALSE;
+    for (guint i = 0; i < t->n_hosts; i++) {
+        g_thread_join(t->attempts[i].thread);
+        g_free(t->attempts[i].msg);
+    }
+    return TRUE;
 }
 
 void
 tree_free(Tree *t)
 {
+    gboolean ok;
+
     if (!t)
         return;
-    metrics_forget(t);
-    g_free(t->conns);
+    /* a host stuck in a libvirt call is left behind, with what it uses (exiting anyway) */
+    if (!(ok = tree_attempts_join(t)))
+        g_warning("a host is still connecting: left behind");
+    for (guint i = 0; ok && i < t->n_hosts; i++)
+        ok = host_free(t->hosts[i]);
+    if (!ok)
+        return;
+    metrics_cache_free(t->metrics);
+    ev_stream_free(t->top_events);
+    g_free(t->hosts);
+    g_free(t->attempts);
+    g_mutex_clear(&t->startup->lock);
+    g_cond_clear(&t->startup->cond);
+    g_free(t->startup);
+    tree_config_clear(&t->cfg);
     g_free(t);
+}
+
+/* ---- hosts ---- */
+
+Host *
+tree_host(Tree *t, int index)
+{
+    return index >= 0 && (guint)index < t->n_hosts ? t->hosts[index] : NULL;
 }
 
 guint
 tree_n_conns(Tree *t)
 {
-    return t->n_conns;
-}
-
-DomConn *
-tree_conn(Tree *t, int index)
-{
-    return index >= 0 && (guint)index < t->n_conns ? t->conns[index] : NULL;
-}
-
-void
-tree_set_migrate_uri(Tree *t, const char *uri_template)
-{
-    t->mig.uri_template = uri_template;
+    return t->n_hosts;
 }
 
 bool
@@ -111,10 +374,78 @@ tree_is_multi(Tree *t)
 }
 
 const char *
-tree_guest_file_name(int index)
+tree_host_name(Tree *t, int index)
 {
-    return index >= 0 && index < GF_N ? guest_files[index].name : NULL;
+    Host *h = tree_host(t, index);
+
+    return h ? host_name(h) : NULL;
 }
+
+EvStream *
+tree_events(Tree *t, int index)
+{
+    Host *h = tree_host(t, index);
+
+    return h ? host_events(h) : t->top_events;
+}
+
+void
+tree_events_set_notify(Tree *t, void (*fn)(void *opaque), void *opaque)
+{
+    for (guint i = 0; i < t->n_hosts; i++)
+        ev_stream_set_notify(host_events(t->hosts[i]), fn, opaque);
+    if (t->top_events)
+        ev_stream_set_notify(t->top_events, fn, opaque);
+}
+
+void
+tree_connection_text(Tree *t, int index, GString *out)
+{
+    if (index >= 0) {
+        host_describe(t->hosts[index], out);
+        return;
+    }
+    for (guint i = 0; i < t->n_hosts; i++) {
+        if (i)
+            g_string_append_c(out, '\n');
+        host_describe(t->hosts[i], out);
+    }
+}
+
+typedef struct {
+    Completion *comp;
+    int result;
+} TreeLater;
+
+static gboolean
+tree_later_fire(gpointer data)
+{
+    TreeLater *l = data;
+
+    completion_complete(l->comp, l->result);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+tree_later_free(gpointer data)
+{
+    TreeLater *l = data;
+
+    completion_unref(l->comp);
+    g_free(l);
+}
+
+void
+tree_complete_after(Completion *comp, gint64 delay_us, int result)
+{
+    TreeLater *l = g_new0(TreeLater, 1);
+
+    l->comp = completion_ref(comp);
+    l->result = result;
+    timer_add(delay_us, tree_later_fire, l, tree_later_free);
+}
+
+/* ---- nodes ---- */
 
 void
 tree_node_clear(TreeNode *n)
@@ -139,501 +470,38 @@ tree_root(Tree *t, TreeNode *out)
     out->conn = t->multi ? -1 : 0;
 }
 
-static void
-tree_dir_attr(TreeAttr *attr)
+bool
+tree_kind_is_dir(TreeKind kind)
 {
-    attr->is_dir = true;
-    attr->writable = false;
-    attr->blocking = false;
-    attr->flavor = TF_SNAPSHOT;
-}
-
-/* Does node N show something that comes from the domain XML (of snapshot D)? */
-static bool
-tree_node_needs_xml(const TreeNode *n, const DomInfo *d)
-{
-    switch (n->kind) {
-    case TN_DEVKIND:
-    case TN_DEV:
-    case TN_DEV_FILE:
-        return true;
-    case TN_GUEST_FILE:
-        switch (n->index) {
-        case GF_XML:
-        case GF_TITLE:
-        case GF_DESCRIPTION:
-        case GF_CONSOLE:
-            return true;
-        case GF_VCPUS:
-        case GF_MEMORY:
-            return d->counts_from_xml;
-        default:
-            return false;
-        }
-    default:
-        return false;
-    }
+    return kind == TN_GUEST || kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV;
 }
 
 DomInfo *
-tree_guest_info(Tree *t, const TreeNode *n)
+tree_snap_ref(DomInfo *d)
 {
-    DomConn *c = tree_conn(t, n->conn);
-    DomInfo *d;
-
-    if (!c || !n->guest)
-        return NULL;
-    d = dom_cache_get(conn_cache(c), n->guest);
-    if (d && !d->loaded && tree_node_needs_xml(n, d)) {
-        dom_info_unref(d);
-        d = conn_get_loaded(c, n->guest);
-    }
-    return d;
-}
-
-/* Is the device file writable: a cdrom's or floppy's source, an interface's link_state. */
-static bool
-tree_dev_field_writable(const DomInfo *d, const TreeNode *n)
-{
-    const char *field = dev_fields(n->devkind)[n->index];
-
-    if (n->devkind == DEV_IFACE)
-        return strcmp(field, "link_state") == 0;
-    if (n->devkind == DEV_DISK && strcmp(field, "source") == 0) {
-        const DevEntry *e = dev_model_find(dom_info_devices(d), DEV_DISK, n->dev);
-        const char *device;
-
-        if (!e)
-            return false;
-        device = e->values[dev_field_index(DEV_DISK, "device")];
-        return strcmp(device, "cdrom") == 0 || strcmp(device, "floppy") == 0;
-    }
-    return false;
-}
-
-/* Does guest-level node N exist in snapshot D; fills ATTR. */
-static int
-tree_guest_node_attr(const DomInfo *d, const TreeNode *n, TreeAttr *attr)
-{
-    switch (n->kind) {
-    case TN_GUEST:
-    case TN_DEVICES:
-    case TN_DEVKIND:
-        tree_dir_attr(attr);
-        return 0;
-    case TN_GUEST_FILE:
-        attr->is_dir = false;
-        attr->writable = guest_files[n->index].writable;
-        attr->flavor = guest_files[n->index].flavor;
-        attr->blocking = n->index == GF_MIGRATE;
-        return 0;
-    case TN_DEV:
-        if (!dev_model_find(dom_info_devices(d), n->devkind, n->dev))
-            return -ENOENT;
-        tree_dir_attr(attr);
-        return 0;
-    case TN_DEV_FILE:
-        if (!dev_model_find(dom_info_devices(d), n->devkind, n->dev))
-            return -ENOENT;
-        attr->is_dir = false;
-        attr->writable = tree_dev_field_writable(d, n);
-        attr->blocking = false;
-        attr->flavor = TF_SNAPSHOT;
-        return 0;
-    default:
-        return -ENOENT;
-    }
-}
-
-int
-tree_stat(Tree *t, const TreeNode *n, TreeAttr *attr)
-{
-    g_autoptr(DomInfo) d = NULL;
-
-    switch (n->kind) {
-    case TN_TOP:
-    case TN_CONNROOT:
-    case TN_DOMFS:
-        tree_dir_attr(attr);
-        return 0;
-    case TN_DOMFS_FILE:
-        attr->is_dir = false;
-        attr->writable = false;
-        attr->blocking = false;
-        attr->flavor = domfs_files[n->index].flavor;
-        return 0;
-    default:
-        if (!(d = tree_guest_info(t, n)))
-            return -ENOENT;
-        return tree_guest_node_attr(d, n, attr);
-    }
-}
-
-static int
-tree_find_name(const char *name, const char *const *names, int n)
-{
-    for (int i = 0; i < n; i++) {
-        if (names[i] && strcmp(names[i], name) == 0)
-            return i;
-    }
-    return -1;
-}
-
-static int
-tree_guest_file_index(const char *name)
-{
-    for (int i = 0; i < GF_N; i++) {
-        if (strcmp(guest_files[i].name, name) == 0)
-            return i;
-    }
-    return -1;
-}
-
-int
-tree_child(Tree *t, const TreeNode *parent, const char *name, TreeNode *out, TreeAttr *attr)
-{
-    TreeNode n = { .conn = parent->conn, .devkind = parent->devkind };
-    g_autoptr(DomInfo) d = NULL;
-    int i;
-    int ret;
-
-    switch (parent->kind) {
-    case TN_TOP:
-        if (strcmp(name, DOMFS_DIR) == 0) {
-            n.kind = TN_DOMFS;
-            break;
-        }
-        for (i = 0; i < (int)t->n_conns; i++) {
-            if (strcmp(conn_name(t->conns[i]), name) == 0)
-                break;
-        }
-        if (i == (int)t->n_conns)
-            return -ENOENT;
-        n.kind = TN_CONNROOT;
-        n.conn = i;
-        break;
-    case TN_CONNROOT:
-        if (strcmp(name, DOMFS_DIR) == 0) {
-            n.kind = TN_DOMFS;
-            break;
-        }
-        if (!(d = dom_cache_get(conn_cache(t->conns[parent->conn]), name)))
-            return -ENOENT;
-        n.kind = TN_GUEST;
-        n.guest = g_strdup(name);
-        break;
-    case TN_DOMFS:
-        for (i = 0; i < DF_N; i++) {
-            if (strcmp(domfs_files[i].name, name) == 0)
-                break;
-        }
-        if (i == DF_N)
-            return -ENOENT;
-        n.kind = TN_DOMFS_FILE;
-        n.index = i;
-        break;
-    case TN_GUEST:
-        n.guest = g_strdup(parent->guest);
-        if (strcmp(name, DEVICES_DIR) == 0) {
-            n.kind = TN_DEVICES;
-        } else if ((i = tree_guest_file_index(name)) >= 0) {
-            n.kind = TN_GUEST_FILE;
-            n.index = i;
-        } else {
-            tree_node_clear(&n);
-            return -ENOENT;
-        }
-        break;
-    case TN_DEVICES:
-        if ((i = dev_kind_from_dir(name)) < 0)
-            return -ENOENT;
-        n.kind = TN_DEVKIND;
-        n.index = i;
-        n.devkind = i;
-        n.guest = g_strdup(parent->guest);
-        break;
-    case TN_DEVKIND:
-        n.kind = TN_DEV;
-        n.devkind = parent->devkind;
-        n.guest = g_strdup(parent->guest);
-        n.dev = g_strdup(name);
-        break;
-    case TN_DEV:
-        if ((i = tree_find_name(name, dev_fields(parent->devkind),
-                                (int)dev_n_fields(parent->devkind))) < 0)
-            return -ENOENT;
-        n.kind = TN_DEV_FILE;
-        n.index = i;
-        n.guest = g_strdup(parent->guest);
-        n.dev = g_strdup(parent->dev);
-        break;
-    default:
-        return -ENOTDIR;
-    }
-    if ((ret = tree_stat(t, &n, attr)) < 0) {
-        tree_node_clear(&n);
-        return ret;
-    }
-    *out = n;
-    return 0;
-}
-
-static void
-tree_add(GPtrArray *out, const char *name, bool is_dir)
-{
-    TreeDirent *e = g_new0(TreeDirent, 1);
-
-    e->name = g_strdup(name);
-    e->is_dir = is_dir;
-    g_ptr_array_add(out, e);
-}
-
-static void
-tree_dirent_free(gpointer p)
-{
-    TreeDirent *e = p;
-
-    g_free(e->name);
-    g_free(e);
-}
-
-int
-tree_list_guest(const DomInfo *d, const TreeNode *n, GPtrArray **out)
-{
-    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(tree_dirent_free);
-    const DevEntry *e;
-    const DevModel *m;
-
-    switch (n->kind) {
-    case TN_GUEST:
-        for (int i = 0; i < GF_N; i++)
-            tree_add(list, guest_files[i].name, false);
-        tree_add(list, DEVICES_DIR, true);
-        break;
-    case TN_DEVICES:
-        for (int k = 0; k < DEV_N_KINDS; k++)
-            tree_add(list, dev_kind_dir(k), true);
-        break;
-    case TN_DEVKIND:
-        m = dom_info_devices(d);
-        for (guint i = 0; i < m->entries[n->devkind]->len; i++) {
-            e = g_ptr_array_index(m->entries[n->devkind], i);
-            tree_add(list, e->name, true);
-        }
-        break;
-    case TN_DEV:
-        if (!dev_model_find(dom_info_devices(d), n->devkind, n->dev))
-            return -ENOENT;
-        for (size_t i = 0; i < dev_n_fields(n->devkind); i++)
-            tree_add(list, dev_fields(n->devkind)[i], false);
-        break;
-    default:
-        return -ENOTDIR;
-    }
-    *out = g_steal_pointer(&list);
-    return 0;
-}
-
-int
-tree_list(Tree *t, const TreeNode *n, GPtrArray **out)
-{
-    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(tree_dirent_free);
-    g_autoptr(GPtrArray) doms = NULL;
-    g_autoptr(DomInfo) d = NULL;
-
-    switch (n->kind) {
-    case TN_TOP:
-        tree_add(list, DOMFS_DIR, true);
-        for (guint i = 0; i < t->n_conns; i++)
-            tree_add(list, conn_name(t->conns[i]), true);
-        break;
-    case TN_CONNROOT:
-        tree_add(list, DOMFS_DIR, true);
-        doms = dom_cache_list(conn_cache(t->conns[n->conn]));
-        for (guint i = 0; i < doms->len; i++)
-            tree_add(list, ((DomInfo *)g_ptr_array_index(doms, i))->dirname, true);
-        break;
-    case TN_DOMFS:
-        for (int i = 0; i < DF_N; i++)
-            tree_add(list, domfs_files[i].name, false);
-        break;
-    case TN_GUEST:
-    case TN_DEVICES:
-    case TN_DEVKIND:
-    case TN_DEV:
-        if (!(d = tree_guest_info(t, n)))
-            return -ENOENT;
-        return tree_list_guest(d, n, out);
-    default:
-        return -ENOTDIR;
-    }
-    *out = g_steal_pointer(&list);
-    return 0;
-}
-
-static int
-tree_render_guest_file(const DomInfo *d, int index, GString *out)
-{
-    gsize start = out->len;
-
-    switch (index) {
-    case GF_STATE:
-        g_string_append(out, state_name(d->state));
-        break;
-    case GF_REASON:
-        g_string_append(out, state_reason_name(d->state, d->reason));
-        break;
-    case GF_UUID:
-        g_string_append(out, d->uuid);
-        break;
-    case GF_ID:
-        if (d->id >= 0)
-            g_string_append_printf(out, "%d", d->id);
-        break;
-    case GF_VCPUS:
-        g_string_append_printf(out, "%u", d->vcpus);
-        break;
-    case GF_MEMORY:
-        g_string_append_printf(out, "%llu", d->memory_kib);
-        break;
-    case GF_AUTOSTART:
-        g_string_append(out, d->autostart ? "1" : "0");
-        break;
-    case GF_PERSISTENT:
-        g_string_append(out, d->persistent ? "1" : "0");
-        break;
-    case GF_TITLE:
-        g_string_append(out, d->title);
-        break;
-    case GF_DESCRIPTION:
-        g_string_append(out, d->description);
-        break;
-    case GF_XML:
-        g_string_append(out, d->xml);
-        /* libvirt's XML already ends with a newline */
-        if (out->len > 0 && out->str[out->len - 1] == '\n')
-            return 0;
-        break;
-    case GF_MIGRATE:
-        g_string_append(out, d->migrate);
-        break;
-    case GF_ERROR:
-        if (d->error)
-            g_string_append(out, d->error);
-        else
-            return 0;   /* no error: an empty file */
-        break;
-    default:
-        return -EINVAL;
-    }
-    /* one value and a newline; an absent value (no id, no title...) is an empty file */
-    if (out->len > start)
-        g_string_append_c(out, '\n');
-    return 0;
-}
-
-int
-tree_render(const DomInfo *d, const TreeNode *n, GString *out)
-{
-    const DevEntry *e;
-    const char *v;
-
-    switch (n->kind) {
-    case TN_GUEST_FILE:
-        return tree_render_guest_file(d, n->index, out);
-    case TN_DEV_FILE:
-        if (!(e = dev_model_find(dom_info_devices(d), n->devkind, n->dev)))
-            return -ENOENT;
-        v = e->values[n->index];
-        /* an absent value is an empty file, not a lone newline */
-        if (*v) {
-            g_string_append(out, v);
-            if (v[strlen(v) - 1] != '\n')
-                g_string_append_c(out, '\n');
-        }
-        return 0;
-    default:
-        return -EINVAL;
-    }
-}
-
-int
-tree_read(Tree *t, const TreeNode *n, GString *out)
-{
-    return tree_read_snapshot(t, n, out, NULL);
-}
-
-int
-tree_read_snapshot(Tree *t, const TreeNode *n, GString *out, DomInfo **used)
-{
-    DomInfo *d;
-    g_autofree char *s = NULL;
-    int ret;
-
-    if (n->kind == TN_DOMFS_FILE && n->index == DF_CONNECTION) {
-        if (n->conn >= 0) {
-            s = conn_describe(t->conns[n->conn]);
-            g_string_append(out, s);
-            return 0;
-        }
-        for (guint i = 0; i < t->n_conns; i++) {
-            g_autofree char *one = conn_describe(t->conns[i]);
-
-            g_string_append_printf(out, "%s%s", i ? "\n" : "", one);
-        }
-        return 0;
-    }
-    if (!(d = tree_guest_info(t, n)))
-        return -ENOENT;
-    ret = tree_render(d, n, out);
-    if (used && ret == 0)
-        *used = d;
-    else
-        dom_info_unref(d);
-    return ret;
-}
-
-int
-tree_write(Tree *t, const TreeNode *n, const char *buf, size_t len)
-{
-    g_autoptr(DomInfo) d = tree_guest_info(t, n);
-    DomConn *c = tree_conn(t, n->conn);
-
-    if (!d)
-        return -ENOENT;
-    if (n->kind == TN_GUEST_FILE) {
-        switch (n->index) {
-        case GF_STATE:
-            return act_state(c, d, buf, len);
-        case GF_AUTOSTART:
-            return act_autostart(c, d, buf, len);
-        case GF_TITLE:
-        case GF_DESCRIPTION:
-            return act_metadata(c, d, guest_files[n->index].name, buf, len);
-        case GF_MIGRATE:
-            return mig_write(c, d, &t->mig, buf, len);
-        default:
-            break;
-        }
-    }
-    if (n->kind == TN_DEV_FILE) {
-        TreeAttr attr;
-
-        if (tree_guest_node_attr(d, n, &attr) < 0)
-            return -ENOENT;
-        if (!attr.writable)
-            return -EACCES;
-        return act_device(c, d, n->devkind, n->dev, dev_fields(n->devkind)[n->index], buf,
-                          len);
-    }
-    return -EACCES;
+    return dom_info_ref(d);
 }
 
 void
-tree_migrate_interrupt(Tree *t, const TreeNode *n)
+tree_snap_unref(DomInfo *d)
 {
-    g_autoptr(DomInfo) d = tree_guest_info(t, n);
+    dom_info_unref(d);
+}
 
-    if (d)
-        mig_cancel(tree_conn(t, n->conn), d->uuid);
+const char *
+tree_snap_dirname(const DomInfo *d)
+{
+    return d->dirname;
+}
+
+const char *
+tree_snap_uuid(const DomInfo *d)
+{
+    return d->uuid;
+}
+
+gint64
+tree_snap_confirmed(const DomInfo *d)
+{
+    return d->confirmed;
 }

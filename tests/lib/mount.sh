@@ -36,6 +36,17 @@ domfs_umount() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     if kill -0 "$pid" 2>/dev/null; then
         echo "# domfs (pid $pid) did not exit 5 s after unmounting $mnt"
+        # who still holds the mount (a copy in another mount namespace keeps it alive)
+        for m in /proc/[0-9]*/mountinfo; do
+            grep -qF " $mnt " "$m" 2>/dev/null || continue
+            p=${m#/proc/}; p=${p%/mountinfo}
+            echo "#   still mounted in the namespace of pid $p: $(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-120)"
+        done | head -5
+        echo "# its threads:"
+        if command -v gdb >/dev/null; then
+            timeout 20 gdb -q -batch -p "$pid" -ex 'thread apply all bt 12' 2>/dev/null |
+                grep -E '^(Thread|#)' | sed 's/^/#   /' | head -150
+        fi
         kill -9 "$pid" 2>/dev/null
         DOMFS_DAEMON_FAILED=1
     fi

@@ -160,8 +160,10 @@ is "$(grep -rlx paused "$M" --exclude-dir=.domfs)" "$M/100%25 cpu/state" "grep -
 is "$(grep -rlx running "$M" --exclude-dir=.domfs --include=state | wc -l)" "3" "grep -r: three running guests"
 out=$(timeout 10 grep -rs 'Web front end' "$M"); rc=$?
 [ "$rc" != 124 ]; tap_ok $? "grep -r on the whole mount (with .domfs/events) ends"
-is "$(sort <<< "$out")" "$M/web/title:Web front end
+is "$(grep -v '/\.domfs/' <<< "$out" | sort)" "$M/web/title:Web front end
 $M/web/xml:  <title>Web front end</title>" "grep -r on the whole mount finds the title (title and xml)"
+like "$out" "/\.domfs/metrics\.prom:domfs_guest_info\{.*name=\"web\".*title=\"Web front end\"\} 1" \
+     "and in metrics.prom (domfs_guest_info's title label)"
 is "$(cd "$M/%2Ehidden" && cat state)" "shutoff" "cd into an escaped directory and read"
 cp -r "$M/web" "$TEST_TMP/web.copy" 2>/dev/null
 is "$(cat "$TEST_TMP/web.copy/title" 2>&1)" "Web front end" "cp -r copies a guest directory"

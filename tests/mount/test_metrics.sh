@@ -105,7 +105,7 @@ is "$(stat -c %s "$PROM")" "$(cat "$PROM" | wc -c)" "stat size of metrics.prom m
 like "$text" "# TYPE domfs_guest_state gauge" "TYPE line of domfs_guest_state"
 like "$text" "# HELP domfs_guest_memory_bytes " "HELP line of domfs_guest_memory_bytes"
 check_guests "$text"
-is "$(grep -cF 'name="we\"ird\\name"' <<<"$text")" 4 "a quote and a backslash in a name are escaped in the labels"
+is "$(grep -cF 'name="we\"ird\\name"' <<<"$text")" 5 "a quote and a backslash in a name are escaped in the labels (info, state, running, vcpus, memory)"
 
 # a change shows in the next read
 ok "pause web" sh -c "echo paused > '$M/web/state'"

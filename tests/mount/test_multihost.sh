@@ -116,7 +116,21 @@ refused_start "a NAME equal to another's hostname" "two connections are named '$
 refused_start "NAME .domfs" "bad connection name" -c .domfs=test:///default -c "b=test://$NODE"
 refused_start "NAME with a slash" "bad connection name" -c x/y=test:///default -c "b=test://$NODE"
 refused_start "NAME .." "bad connection name" -c ..=test:///default -c "b=test://$NODE"
-refused_start "an unreachable URI among several" "cannot open test://$TEST_TMP/missing.xml" \
-    -c a=test:///default -c "b=test://$TEST_TMP/missing.xml"
+refused_start "every URI unreachable" "cannot open any connection" \
+    -c a="test://$TEST_TMP/missing.xml" -c "b=test://$TEST_TMP/missing2.xml"
+
+# hosts fail alone: an unreachable URI among several comes up as reconnecting
+M4=$TEST_TMP/mnt4
+if domfs_mount "$M4" -c a=test:///default -c "b=test://$TEST_TMP/missing.xml"; then
+    is "$(ls "$M4" | tr '\n' ' ')" "a b " "an unreachable host among several: the mount comes up with both"
+    is "$(cat "$M4/a/test/state")" "running" "the reachable host's guests are there"
+    c=$(cat "$M4/b/.domfs/connection")
+    like "$c" "^status reconnecting since [0-9]{4}-[0-9]{2}-[0-9]{2}T" "the unreachable one says reconnecting, since when"
+    like "$c" "last_error .*missing\.xml" "and why"
+    is "$(ls -A "$M4/b" | tr '\n' ' ')" ".domfs " "it has no guests (yet)"
+    domfs_umount "$M4"
+else
+    tap_ok 1 "an unreachable host among several: the mount comes up"
+fi
 
 done_testing

@@ -14,6 +14,8 @@
 #include <glib.h>
 
 #include "dom_action.h"
+#include "dom_note.h"
+#include "domfs_limits.h"
 #include "ut_common.h"
 
 /* The fleet fixture (Fx, fx_setup, fx_teardown) is ut_common.h's. */
@@ -33,21 +35,40 @@ virt_state(Fx *fx, const char *uuid)
     return ut_virt_state(fx->c, uuid);
 }
 
+/* A write of BUF to guest file FILE of the guest snapshot D shows (bound to its uuid, as an
+ * open file is), through the tree as FUSE makes it. */
+static int
+write_file(Fx *fx, const DomInfo *d, const char *file, const char *buf, size_t len)
+{
+    TreeNode n = { .kind = TN_GUEST_FILE, .conn = 0 };
+    int ret;
+
+    for (n.index = 0; tree_guest_file_name(n.index); n.index++) {
+        if (strcmp(tree_guest_file_name(n.index), file) == 0)
+            break;
+    }
+    g_assert_nonnull(tree_guest_file_name(n.index));
+    n.guest = g_strdup(d->dirname);
+    g_strlcpy(n.uuid, d->uuid, sizeof(n.uuid));
+    ret = ut_write_node(fx->t, &n, buf, len, NULL);
+    tree_node_clear(&n);
+    return ret;
+}
+
 static int
 write_state(Fx *fx, const char *uuid, const char *buf, size_t len)
 {
     g_autoptr(DomInfo) d = snap(fx, uuid);
 
-    return act_state(fx->c, d, buf, len);
+    return write_file(fx, d, "state", buf, len);
 }
 
 static int
-write_str(Fx *fx, int (*fn)(DomConn *, const DomInfo *, const char *, size_t),
-          const char *uuid, const char *s)
+write_autostart(Fx *fx, const char *uuid, const char *buf, size_t len)
 {
     g_autoptr(DomInfo) d = snap(fx, uuid);
 
-    return fn(fx->c, d, s, strlen(s));
+    return write_file(fx, d, "autostart", buf, len);
 }
 
 static int
@@ -55,7 +76,7 @@ write_meta(Fx *fx, const char *uuid, const char *file, const char *buf, size_t l
 {
     g_autoptr(DomInfo) d = snap(fx, uuid);
 
-    return act_metadata(fx->c, d, file, buf, len);
+    return write_file(fx, d, file, buf, len);
 }
 
 /* the guest's error names FILE and ERRNAME; returns its serial */
@@ -67,12 +88,12 @@ check_error(Fx *fx, const char *uuid, const char *file, const char *errname,
     g_autofree char *pat = g_strdup_printf("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z %s %s: .+$",
                                            file, errname);
 
-    g_assert_nonnull(d->error);
-    if (!g_regex_match_simple(pat, d->error, G_REGEX_DOTALL, 0))
-        g_error("error \"%s\" does not match %s", d->error, pat);
-    if (msg_part && !strstr(d->error, msg_part))
-        g_error("error \"%s\" lacks \"%s\"", d->error, msg_part);
-    g_assert_cmpint(d->error_serial, ==, serial_before + 1);
+    g_assert_nonnull(d->local->error);
+    if (!g_regex_match_simple(pat, d->local->error, G_REGEX_DOTALL, 0))
+        g_error("error \"%s\" does not match %s", d->local->error, pat);
+    if (msg_part && !strstr(d->local->error, msg_part))
+        g_error("error \"%s\" lacks \"%s\"", d->local->error, msg_part);
+    g_assert_cmpint(d->local->error_serial, ==, serial_before + 1);
 }
 
 static gint64
@@ -80,7 +101,7 @@ error_serial(Fx *fx, const char *uuid)
 {
     g_autoptr(DomInfo) d = snap(fx, uuid);
 
-    return d->error_serial;
+    return d->local->error_serial;
 }
 
 /* ---- state: every word from every relevant state ---- */
@@ -180,8 +201,8 @@ test_state_case(gconstpointer data)
         else
             g_assert_cmpint(d->id, >, 0);
         if (ret == 0) {
-            g_assert_null(d->error);
-            g_assert_cmpint(d->error_serial, ==, serial);
+            g_assert_null(d->local->error);
+            g_assert_cmpint(d->local->error_serial, ==, serial);
         }
     }
     if (ret < 0) {
@@ -270,7 +291,7 @@ test_state_idempotent(Fx *fx, gconstpointer data)
         {
             g_autoptr(DomInfo) d = snap(fx, rows[i].uuid);
 
-            g_assert_null(d->error);
+            g_assert_null(d->local->error);
         }
     }
 }
@@ -322,15 +343,15 @@ test_state_bad_writes(Fx *fx, gconstpointer data)
 static void
 test_state_too_big(Fx *fx, gconstpointer data)
 {
-    g_autofree char *big = g_strnfill(ACT_WRITE_MAX + 1, ' ');
+    g_autofree char *big = g_strnfill(DOMFS_WRITE_MAX + 1, ' ');
     gint64 serial = error_serial(fx, UT_UUID_BETA);
 
-    /* ACT_WRITE_MAX bytes: still one word with blanks around it */
+    /* DOMFS_WRITE_MAX bytes: still one word with blanks around it */
     memcpy(big + 100, "start", 5);
-    g_assert_cmpint(write_state(fx, UT_UUID_GAMMA, big, ACT_WRITE_MAX), ==, 0);
+    g_assert_cmpint(write_state(fx, UT_UUID_GAMMA, big, DOMFS_WRITE_MAX), ==, 0);
     g_assert_cmpint(virt_state(fx, UT_UUID_GAMMA), ==, VIR_DOMAIN_RUNNING);
     /* one more byte: EFBIG, unchanged */
-    g_assert_cmpint(write_state(fx, UT_UUID_BETA, big, ACT_WRITE_MAX + 1), ==, -EFBIG);
+    g_assert_cmpint(write_state(fx, UT_UUID_BETA, big, DOMFS_WRITE_MAX + 1), ==, -EFBIG);
     g_assert_cmpint(virt_state(fx, UT_UUID_BETA), ==, VIR_DOMAIN_SHUTOFF);
     check_error(fx, UT_UUID_BETA, "state", "EFBIG", NULL, serial);
 }
@@ -345,10 +366,10 @@ test_state_nul_reason(Fx *fx, gconstpointer data)
 
     g_assert_cmpint(write_state(fx, UT_UUID_BETA, "start\0", 6), ==, -EINVAL);
     d = snap(fx, UT_UUID_BETA);
-    g_assert_nonnull(d->error);
-    if (!strstr(d->error, "NUL"))
-        g_error("the reason does not name the NUL byte: %s", d->error);
-    g_assert_null(strstr(d->error, "unknown state word \"start\""));
+    g_assert_nonnull(d->local->error);
+    if (!strstr(d->local->error, "NUL"))
+        g_error("the reason does not name the NUL byte: %s", d->local->error);
+    g_assert_null(strstr(d->local->error, "unknown state word \"start\""));
 }
 
 /* a write to a guest that is gone: ENOENT */
@@ -361,15 +382,9 @@ test_state_vanished(Fx *fx, gconstpointer data)
     g_assert_nonnull(dom);
     g_assert_cmpint(virDomainUndefine(dom), ==, 0);
     virDomainFree(dom);
-    g_assert_cmpint(act_state(fx->c, d, "start", 5), ==, -ENOENT);
-    g_assert_cmpint(act_autostart(fx->c, d, "1", 1), ==, -ENOENT);
-    g_assert_cmpint(act_metadata(fx->c, d, "title", "x", 1), ==, -ENOENT);
-    {
-        int err = 0;
-
-        g_assert_null(act_lookup(fx->c, d, "state", &err));
-        g_assert_cmpint(err, ==, -ENOENT);
-    }
+    g_assert_cmpint(write_file(fx, d, "state", "start", 5), ==, -ENOENT);
+    g_assert_cmpint(write_file(fx, d, "autostart", "1", 1), ==, -ENOENT);
+    g_assert_cmpint(write_file(fx, d, "title", "x", 1), ==, -ENOENT);
 }
 
 /* a guest re-created under the same name is never hit by a write aimed at the old one */
@@ -386,7 +401,7 @@ test_state_by_uuid(Fx *fx, gconstpointer data)
     virDomainFree(dom);
     twin = virDomainDefineXML(fx->vc, xml);
     g_assert_nonnull(twin);
-    g_assert_cmpint(act_state(fx->c, old, "start", 5), ==, -ENOENT);
+    g_assert_cmpint(write_file(fx, old, "state", "start", 5), ==, -ENOENT);
     g_assert_cmpint(virt_state(fx, "44444444-0000-0000-0000-000000000001"), ==,
                     VIR_DOMAIN_SHUTOFF);
     virDomainFree(twin);
@@ -421,12 +436,12 @@ test_autostart(Fx *fx, gconstpointer data)
         for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
             g_autoptr(DomInfo) d = NULL;
 
-            g_assert_cmpint(write_str(fx, act_autostart, uuids[u], rows[i].in), ==, 0);
+            g_assert_cmpint(write_autostart(fx, uuids[u], rows[i].in, strlen(rows[i].in)), ==, 0);
             g_assert_cmpint(virt_autostart(fx, uuids[u]), ==, rows[i].want);
             /* autostart has no event: the cache is right when the write returns */
             d = snap(fx, uuids[u]);
             g_assert_cmpint(d->autostart, ==, rows[i].want);
-            g_assert_null(d->error);
+            g_assert_null(d->local->error);
         }
     }
 }
@@ -443,11 +458,11 @@ test_autostart_junk(Fx *fx, gconstpointer data)
         { "\xff", 1 },
     };
 
-    g_assert_cmpint(write_str(fx, act_autostart, UT_UUID_BETA, "1"), ==, 0);
+    g_assert_cmpint(write_autostart(fx, UT_UUID_BETA, "1", strlen("1")), ==, 0);
     for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
         gint64 serial = error_serial(fx, UT_UUID_BETA);
         g_autoptr(DomInfo) d = snap(fx, UT_UUID_BETA);
-        int ret = act_autostart(fx->c, d, rows[i].buf, rows[i].len);
+        int ret = write_file(fx, d, "autostart", rows[i].buf, rows[i].len);
 
         if (ret != -EINVAL)
             g_error("autostart \"%s\": %d, expected -EINVAL",
@@ -456,11 +471,11 @@ test_autostart_junk(Fx *fx, gconstpointer data)
         check_error(fx, UT_UUID_BETA, "autostart", "EINVAL", NULL, serial);
     }
     {
-        g_autofree char *big = g_strnfill(ACT_WRITE_MAX + 1, '0');
+        g_autofree char *big = g_strnfill(DOMFS_WRITE_MAX + 1, '0');
         gint64 serial = error_serial(fx, UT_UUID_BETA);
         g_autoptr(DomInfo) d = snap(fx, UT_UUID_BETA);
 
-        g_assert_cmpint(act_autostart(fx->c, d, big, ACT_WRITE_MAX + 1), ==, -EFBIG);
+        g_assert_cmpint(write_file(fx, d, "autostart", big, DOMFS_WRITE_MAX + 1), ==, -EFBIG);
         check_error(fx, UT_UUID_BETA, "autostart", "EFBIG", NULL, serial);
         g_assert_cmpint(virt_autostart(fx, UT_UUID_BETA), ==, 1);
     }
@@ -482,13 +497,13 @@ test_autostart_transient(Fx *fx, gconstpointer data)
     g_assert_nonnull(dom);
     g_assert_cmpint(conn_refresh_domain(fx->c, uuid, NULL), ==, 0);
     serial = error_serial(fx, uuid);
-    ret = write_str(fx, act_autostart, uuid, "1");
+    ret = write_autostart(fx, uuid, "1", strlen("1"));
     d = snap(fx, uuid);
     g_assert_false(d->persistent);
     g_assert_cmpint(d->autostart, ==, virt_autostart(fx, uuid));
     if (ret == 0) {
         g_assert_cmpint(d->autostart, ==, 1);
-        g_assert_null(d->error);
+        g_assert_null(d->local->error);
     } else {
         g_assert_cmpint(ret, !=, -EINVAL);    /* the input was fine; libvirt said no */
         g_assert_cmpint(d->autostart, ==, 0);
@@ -584,10 +599,10 @@ test_metadata_title_single_line(Fx *fx, gconstpointer data)
         check_error(fx, UT_UUID_ALPHA, "title", "EINVAL", NULL, serial);
     }
     {
-        g_autofree char *big = g_strnfill(ACT_WRITE_MAX + 1, 't');
+        g_autofree char *big = g_strnfill(DOMFS_WRITE_MAX + 1, 't');
         gint64 serial = error_serial(fx, UT_UUID_ALPHA);
 
-        g_assert_cmpint(write_meta(fx, UT_UUID_ALPHA, "title", big, ACT_WRITE_MAX + 1), ==,
+        g_assert_cmpint(write_meta(fx, UT_UUID_ALPHA, "title", big, DOMFS_WRITE_MAX + 1), ==,
                         -EFBIG);
         check_error(fx, UT_UUID_ALPHA, "title", "EFBIG", NULL, serial);
         check_meta(fx, UT_UUID_ALPHA, "title", "Alpha title");
@@ -601,7 +616,7 @@ test_metadata_description(Fx *fx, gconstpointer data)
 
     for (size_t u = 0; u < G_N_ELEMENTS(uuids); u++) {
         const char *uuid = uuids[u];
-        g_autofree char *big = g_strnfill(ACT_WRITE_MAX - 1, 'd');
+        g_autofree char *big = g_strnfill(DOMFS_WRITE_MAX - 1, 'd');
 
         g_assert_cmpint(write_meta(fx, uuid, "description", "first\nsecond\nthird\n", 19), ==,
                         0);
@@ -631,7 +646,7 @@ test_metadata_description(Fx *fx, gconstpointer data)
     }
 }
 
-/* ---- act_take_value, act_refuse ---- */
+/* ---- act_take_value, dom_note_error ---- */
 
 static void
 test_take_value(Fx *fx, gconstpointer data)
@@ -660,11 +675,13 @@ test_take_value(Fx *fx, gconstpointer data)
 
     for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
         g_autofree char *out = NULL;
-        int ret = act_take_value(fx->c, d, "title", rows[i].buf, rows[i].len, rows[i].single,
-                                 &out);
+        g_autofree char *why = NULL;
+        int ret = act_take_value(rows[i].buf, rows[i].len, rows[i].single, &out, &why);
 
         g_assert_cmpint(ret, ==, rows[i].ret);
         g_assert_cmpstr(out, ==, rows[i].out);
+        /* a refusal says why */
+        g_assert_true((ret == 0) == (why == NULL));
     }
 }
 
@@ -672,10 +689,9 @@ static void
 test_refuse(Fx *fx, gconstpointer data)
 {
     g_autoptr(DomInfo) d = snap(fx, UT_UUID_GAMMA);
-    gint64 serial = d->error_serial;
+    gint64 serial = d->local->error_serial;
 
-    g_assert_cmpint(act_refuse(fx->c, d, "migrate", EINVAL, "bad host \"%s\"", "a/b"), ==,
-                    -EINVAL);
+    dom_note_error(conn_cache(fx->c), "h1", d->uuid, "migrate", EINVAL, "bad host \"a/b\"");
     check_error(fx, UT_UUID_GAMMA, "migrate", "EINVAL", "bad host \"a/b\"", serial);
 }
 

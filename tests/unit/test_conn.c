@@ -15,6 +15,7 @@
 #include "dom_cache.h"
 #include "dom_fetch.h"
 #include "dom_info.h"
+#include "dom_note.h"
 #include "name_escape.h"
 #include "ut_common.h"
 
@@ -77,7 +78,7 @@ check_against_libvirt(virConnectPtr vc, const DomInfo *d)
     g_assert_nonnull(xml);
     g_assert_cmpstr(d->xml, ==, xml);
     free(xml);
-    g_assert_cmpstr(d->migrate, ==, "none");
+    g_assert_cmpstr(d->local->migrate, ==, "none");
     virDomainFree(dom);
 }
 
@@ -128,14 +129,18 @@ test_open_default(void)
     char *host;
 
     ut_recorder_init(&r);
-    c = ut_open(NULL, "test:///default", &r);
+    c = ut_open("test:///default", &r);
     g_assert_true(conn_is_connected(c));
     vc = conn_get_virt(c);
     g_assert_nonnull(vc);
-    /* unnamed: named by the connection's hostname */
+    /* the connection knows its hostname (an unnamed host's directory name) */
     host = virConnectGetHostname(vc);
     g_assert_nonnull(host);
-    g_assert_cmpstr(conn_name(c), ==, host);
+    {
+        g_autofree char *known = conn_hostname(c);
+
+        g_assert_cmpstr(known, ==, host);
+    }
     free(host);
 
     /* the default guest, with the values the test driver documents */
@@ -149,8 +154,8 @@ test_open_default(void)
     g_assert_cmpuint(d->memory_kib, ==, 2097152);
     g_assert_true(d->persistent);
     g_assert_false(d->autostart);
-    g_assert_null(d->error);
-    g_assert_cmpstr(d->migrate, ==, "none");
+    g_assert_null(d->local->error);
+    g_assert_cmpstr(d->local->migrate, ==, "none");
     check_cache_against_libvirt(c);
 
     /* the initial load reported every guest as new, then once more when its XML arrived,
@@ -175,7 +180,7 @@ static void
 test_open_fleet(void)
 {
     UtFleet *f = ut_fleet_new(UT_FLEET_XML);
-    DomConn *c = ut_open("h1", f->uri, NULL);
+    DomConn *c = ut_open(f->uri, NULL);
     DomCache *cache = conn_cache(c);
     g_autoptr(DomInfo) a = dom_cache_get(cache, "alpha");
     g_autoptr(DomInfo) b = dom_cache_get(cache, "beta");
@@ -183,7 +188,6 @@ test_open_fleet(void)
     g_autoptr(DomInfo) w = dom_cache_get(cache, "we\"ird\\name");
     g_autoptr(GPtrArray) list = dom_cache_list(cache);
 
-    g_assert_cmpstr(conn_name(c), ==, "h1");
     g_assert_cmpuint(dom_cache_size(cache), ==, 4);
     g_assert_nonnull(a);
     g_assert_nonnull(b);
@@ -255,7 +259,7 @@ test_open_escaped_names(void)
                                         NULL);
     g_autofree char *xml = g_strconcat("<node>\n", d1, d2, "</node>\n", NULL);
     UtFleet *f = ut_fleet_new(xml);
-    DomConn *c = ut_open(NULL, f->uri, NULL);
+    DomConn *c = ut_open(f->uri, NULL);
     g_autoptr(DomInfo) h = dom_cache_get(conn_cache(c), "%2Ehidden");
     g_autoptr(DomInfo) p = dom_cache_get(conn_cache(c), "50%25off");
     g_autoptr(DomInfo) raw = dom_cache_get(conn_cache(c), ".hidden");
@@ -275,10 +279,12 @@ static void
 test_open_failure(void)
 {
     g_autoptr(GError) err = NULL;
-    DomConn *c = conn_open(NULL, "test:///nonexistent/domfs-no-such-node.xml", NULL, NULL,
-                           &err);
+    static char *log_dirs[] = { (char *)"/var/log/libvirt", NULL };
+    TreeHostConfig h = { NULL, (char *)"test:///nonexistent/domfs-no-such-node.xml", NULL };
+    TreeConfig cfg = { .hosts = &h, .n_hosts = 1, .log_dirs = log_dirs, .timeout_s = 10 };
+    Tree *t = tree_new(&cfg, NULL, NULL, &err);
 
-    g_assert_null(c);
+    g_assert_null(t);
     g_assert_nonnull(err);
     g_assert_nonnull(strstr(err->message, "test:///nonexistent/domfs-no-such-node.xml"));
 }
@@ -568,11 +574,20 @@ test_events_metadata(Fx *fx, gconstpointer data)
 
 /* ---- .domfs/connection ---- */
 
-static void
-check_describe(DomConn *c, const char *name, guint guests)
+static char *
+describe(Tree *t, int host)
 {
-    g_autofree char *s = conn_describe(c);
-    virConnectPtr vc = conn_get_virt(c);
+    GString *s = g_string_new(NULL);
+
+    host_describe(tree_host(t, host), s);
+    return g_string_free(s, FALSE);
+}
+
+static void
+check_describe(Tree *t, int index, const char *name, guint guests)
+{
+    g_autofree char *s = describe(t, index);
+    virConnectPtr vc = conn_get_virt(ut_tree_conn(t, index));
     char *uri = virConnectGetURI(vc);
     char *host = virConnectGetHostname(vc);
     unsigned long ver = 0;
@@ -593,15 +608,19 @@ static void
 test_describe(void)
 {
     UtFleet *f = ut_fleet_new(UT_FLEET_XML);
-    DomConn *named = ut_open("h1", f->uri, NULL);
-    DomConn *def = ut_open(NULL, "test:///default", NULL);
-    g_autofree char *s = conn_describe(def);
+    const char *names[] = { "h1" };
+    const char *uris_named[] = { f->uri };
+    const char *uris_def[] = { "test:///default" };
+    Tree *named = ut_tree_new(names, uris_named, 1, NULL);
+    Tree *def = ut_tree_new(NULL, uris_def, 1, NULL);
+    g_autofree char *s = describe(def, 0);
     char *host = NULL;
-    virConnectPtr vc = conn_get_virt(def);
+    virConnectPtr vc = conn_get_virt(ut_tree_conn(def, 0));
 
-    check_describe(named, "h1", 4);
+    check_describe(named, 0, "h1", 4);
+    /* unnamed: named by the connection's hostname */
     host = virConnectGetHostname(vc);
-    check_describe(def, host, 1);
+    check_describe(def, 0, host, 1);
     /* what the spec names: URI, hostname, libvirt version, connected */
     g_assert_nonnull(strstr(s, "uri test:///default\n"));
     g_assert_nonnull(strstr(s, "status connected\n"));
@@ -610,8 +629,8 @@ test_describe(void)
     g_assert_true(g_str_has_suffix(s, "\n"));
     free(host);
     virConnectClose(vc);
-    ut_close(def);
-    ut_close(named);
+    ut_tree_free(def);
+    ut_tree_free(named);
     ut_fleet_free(f);
 }
 
@@ -633,21 +652,21 @@ test_record_error(Fx *fx, gconstpointer data)
 
     guint log_from = ut_log_count();
 
-    g_assert_null(before->error);
-    conn_record_error(fx->c, UT_UUID_ALPHA, "state", EINVAL, "unknown state word \"x\"");
+    g_assert_null(before->local->error);
+    dom_note_error(conn_cache(fx->c), "h1", UT_UUID_ALPHA, "state", EINVAL, "unknown state word \"x\"");
     /* and in the daemon log */
     g_assert_true(ut_log_has(log_from, "unknown state word \"x\""));
     after = dom_cache_get_uuid(conn_cache(fx->c), UT_UUID_ALPHA);
-    g_assert_nonnull(after->error);
+    g_assert_nonnull(after->local->error);
     /* "<time> <file> <ERRNAME>: <message>" */
     if (!g_regex_match_simple("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z "
-                              "state EINVAL: unknown state word \"x\"$", after->error, 0, 0))
-        g_error("error is \"%s\"", after->error);
-    stamp = g_strndup(after->error, 20);
+                              "state EINVAL: unknown state word \"x\"$", after->local->error, 0, 0))
+        g_error("error is \"%s\"", after->local->error);
+    stamp = g_strndup(after->local->error, 20);
     when = g_date_time_new_from_iso8601(stamp, utc);
     g_assert_nonnull(when);
     g_assert_cmpint(ABS(g_date_time_difference(when, now)), <, 60 * G_USEC_PER_SEC);
-    g_assert_cmpint(after->error_serial, ==, before->error_serial + 1);
+    g_assert_cmpint(after->local->error_serial, ==, before->local->error_serial + 1);
     /* nothing else changed */
     g_assert_cmpint(after->state, ==, before->state);
     g_assert_cmpstr(after->xml, ==, before->xml);
@@ -660,24 +679,24 @@ test_record_error(Fx *fx, gconstpointer data)
     g_assert_null(ch->event);
 
     /* a second error replaces the first, and the serial moves on */
-    conn_record_error(fx->c, UT_UUID_ALPHA, "autostart", EBUSY, "operation invalid");
+    dom_note_error(conn_cache(fx->c), "h1", UT_UUID_ALPHA, "autostart", EBUSY, "operation invalid");
     after2 = dom_cache_get_uuid(conn_cache(fx->c), UT_UUID_ALPHA);
     g_assert_true(g_regex_match_simple("^\\S+ autostart EBUSY: operation invalid$",
-                                       after2->error, 0, 0));
-    g_assert_cmpint(after2->error_serial, ==, before->error_serial + 2);
-    conn_record_error(fx->c, UT_UUID_ALPHA, "title", ENOTCONN, "libvirt is not connected");
+                                       after2->local->error, 0, 0));
+    g_assert_cmpint(after2->local->error_serial, ==, before->local->error_serial + 2);
+    dom_note_error(conn_cache(fx->c), "h1", UT_UUID_ALPHA, "title", ENOTCONN, "libvirt is not connected");
     after3 = dom_cache_get_uuid(conn_cache(fx->c), UT_UUID_ALPHA);
-    g_assert_true(g_str_has_suffix(after3->error, " title ENOTCONN: libvirt is not connected"));
+    g_assert_true(g_str_has_suffix(after3->local->error, " title ENOTCONN: libvirt is not connected"));
 
     /* other guests keep no error */
     {
         g_autoptr(DomInfo) b = dom_cache_get_uuid(conn_cache(fx->c), UT_UUID_BETA);
 
-        g_assert_null(b->error);
+        g_assert_null(b->local->error);
     }
     /* an unknown guest: nothing recorded, nothing published, no crash */
     from = ut_recorder_count(&fx->r);
-    conn_record_error(fx->c, "99999999-0000-0000-0000-000000000000", "state", EIO, "x");
+    dom_note_error(conn_cache(fx->c), "h1", "99999999-0000-0000-0000-000000000000", "state", EIO, "x");
     g_assert_cmpuint(ut_recorder_count(&fx->r), ==, from);
 }
 
@@ -691,18 +710,18 @@ test_record_error_survives_refresh(Fx *fx, gconstpointer data)
     virDomainPtr dom = fx_dom(fx, UT_UUID_ALPHA);
     guint from;
 
-    conn_record_error(fx->c, UT_UUID_ALPHA, "state", EINVAL, "bad");
-    conn_set_migrate_status(fx->c, UT_UUID_ALPHA, "completed host2 3s");
+    dom_note_error(conn_cache(fx->c), "h1", UT_UUID_ALPHA, "state", EINVAL, "bad");
+    dom_note_migrate(conn_cache(fx->c), UT_UUID_ALPHA, "completed host2 3s");
     rec = dom_cache_get_uuid(conn_cache(fx->c), UT_UUID_ALPHA);
-    g_assert_cmpstr(rec->migrate, ==, "completed host2 3s");
+    g_assert_cmpstr(rec->local->migrate, ==, "completed host2 3s");
 
     from = ut_recorder_count(&fx->r);
     g_assert_cmpint(conn_refresh_domain(fx->c, UT_UUID_ALPHA, "test refresh"), ==, 0);
     refreshed = dom_cache_get_uuid(conn_cache(fx->c), UT_UUID_ALPHA);
     g_assert_true(refreshed != rec);
-    g_assert_cmpstr(refreshed->error, ==, rec->error);
-    g_assert_cmpint(refreshed->error_serial, ==, rec->error_serial);
-    g_assert_cmpstr(refreshed->migrate, ==, "completed host2 3s");
+    g_assert_cmpstr(refreshed->local->error, ==, rec->local->error);
+    g_assert_cmpint(refreshed->local->error_serial, ==, rec->local->error_serial);
+    g_assert_cmpstr(refreshed->local->migrate, ==, "completed host2 3s");
     g_assert_nonnull(ut_recorder_wait(&fx->r, from, UT_UUID_ALPHA, "test refresh", 0, NULL));
 
     from = ut_recorder_count(&fx->r);
@@ -710,8 +729,8 @@ test_record_error_survives_refresh(Fx *fx, gconstpointer data)
     wait_change(fx, from, UT_UUID_ALPHA, "lifecycle suspended paused");
     evented = dom_cache_get_uuid(conn_cache(fx->c), UT_UUID_ALPHA);
     g_assert_cmpint(evented->state, ==, VIR_DOMAIN_PAUSED);
-    g_assert_cmpstr(evented->error, ==, rec->error);
-    g_assert_cmpstr(evented->migrate, ==, "completed host2 3s");
+    g_assert_cmpstr(evented->local->error, ==, rec->local->error);
+    g_assert_cmpstr(evented->local->migrate, ==, "completed host2 3s");
     virDomainFree(dom);
 }
 
@@ -722,13 +741,13 @@ test_migrate_status(Fx *fx, gconstpointer data)
     guint from = ut_recorder_count(&fx->r);
     g_autoptr(DomInfo) d = NULL;
 
-    conn_set_migrate_status(fx->c, UT_UUID_BETA, "running 10 1/10 bytes 1 MiB/s");
-    conn_set_migrate_status(fx->c, UT_UUID_BETA, "running 10 1/10 bytes 1 MiB/s");
+    dom_note_migrate(conn_cache(fx->c), UT_UUID_BETA, "running 10 1/10 bytes 1 MiB/s");
+    dom_note_migrate(conn_cache(fx->c), UT_UUID_BETA, "running 10 1/10 bytes 1 MiB/s");
     g_assert_cmpuint(ut_recorder_count(&fx->r), ==, from + 1);
     d = dom_cache_get_uuid(conn_cache(fx->c), UT_UUID_BETA);
-    g_assert_cmpstr(d->migrate, ==, "running 10 1/10 bytes 1 MiB/s");
+    g_assert_cmpstr(d->local->migrate, ==, "running 10 1/10 bytes 1 MiB/s");
     /* unknown guest: nothing */
-    conn_set_migrate_status(fx->c, "99999999-0000-0000-0000-000000000000", "none");
+    dom_note_migrate(conn_cache(fx->c), "99999999-0000-0000-0000-000000000000", "none");
     g_assert_cmpuint(ut_recorder_count(&fx->r), ==, from + 1);
 }
 
@@ -783,8 +802,8 @@ check_same_snapshot(const DomInfo *a, const DomInfo *b)
     g_assert_cmpstr(a->description, ==, b->description);
     g_assert_cmpstr(a->xml, ==, b->xml);
     g_assert_cmpstr(a->console_log, ==, b->console_log);
-    g_assert_cmpstr(a->error, ==, b->error);
-    g_assert_cmpstr(a->migrate, ==, b->migrate);
+    g_assert_cmpstr(a->local->error, ==, b->local->error);
+    g_assert_cmpstr(a->local->migrate, ==, b->local->migrate);
 }
 
 /* The bulk path (list + stats, then each guest's XML loaded) and the single path give the
@@ -828,7 +847,7 @@ test_fetch_all_vs_one(Fx *fx, gconstpointer data)
 {
     virDomainPtr a = fx_dom(fx, UT_UUID_ALPHA);
     virDomainPtr b = fx_dom(fx, UT_UUID_BETA);
-    DomConn *def = ut_open(NULL, "test:///default", NULL);
+    DomConn *def = ut_open("test:///default", NULL);
     virConnectPtr dvc = conn_get_virt(def);
 
     check_fetch_paths(fx->vc, 4);
@@ -872,7 +891,7 @@ test_close_event_in_flight(void)
 {
     for (int i = 0; i < 100; i++) {
         UtFleet *f = ut_fleet_new(UT_FLEET_XML);
-        DomConn *c = ut_open(NULL, f->uri, NULL);
+        DomConn *c = ut_open(f->uri, NULL);
         virConnectPtr vc = conn_get_virt(c);
         virDomainPtr dom = virDomainLookupByUUIDString(vc, UT_UUID_ALPHA);
 
@@ -882,7 +901,7 @@ test_close_event_in_flight(void)
         }
         virDomainFree(dom);
         virConnectClose(vc);
-        conn_close(c);    /* events of the loop above are still being dispatched */
+        g_assert_true(conn_close(c));  /* the loop's events are still being dispatched */
         ut_fleet_free(f);
     }
 }

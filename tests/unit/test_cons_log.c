@@ -737,6 +737,9 @@ test_rotate_fell_behind_watched(Fx *fx, gconstpointer data)
 
 /* One file under two names (seen twice by a scan racing virtlogd's renames; here a hard
  * link) is one segment: its bytes are read once. */
+/* One file under two names (a hard link): never a log file. A rename race shows a file
+ * under two names one after the other, never at once; two links at once are someone
+ * planting a file: both names are skipped like missing backups, NAME goes on. */
 static void
 test_rotate_same_file_twice(Fx *fx, gconstpointer data)
 {
@@ -748,7 +751,29 @@ test_rotate_same_file_twice(Fx *fx, gconstpointer data)
     guest_print(fx, 1500); /* NAME.0, NAME */
     g_assert_cmpint(link(b0, b1), ==, 0);
     out = cat(cons_registry_get(fx->reg, fx->path), 512);
-    g_assert_cmpstr(out->str, ==, fx->written->str);
+    g_assert_cmpstr(out->str, ==, fx->written->str + file_size(b0));
+}
+
+/* A hard link to a file outside the log directory (same filesystem) is refused: EACCES,
+ * never its content. */
+static void
+test_hardlink_refused(Fx *fx, gconstpointer data)
+{
+    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsHandle *h = NULL;
+    uint64_t size = 0;
+
+    g_assert_cmpint(link(fx->secret, fx->path), ==, 0);
+    expect_refusal();   /* logged once, however often it is asked */
+    g_assert_cmpint(cons_log_size(log, &size), ==, -EACCES);
+    g_assert_cmpint(cons_open(log, &h), ==, -EACCES);
+    g_test_assert_expected_messages();
+    g_assert_null(h);
+    /* the link goes: a log again */
+    g_assert_cmpint(unlink(fx->path), ==, 0);
+    guest_print(fx, 100);
+    g_assert_cmpint(cons_log_size(log, &size), ==, 0);
+    g_assert_cmpuint(size, ==, fx->written->len);
 }
 
 /* A rotated file that changed size is not the file we knew (its inode number was
@@ -1139,7 +1164,24 @@ typedef struct {
     ConsLog *log;
     gint stop;
     GString *outs[4];
+    gint printed;           /* prints so far (the writer's generation) */
+    gint caught_up[3];      /* per reader: the generation it read to the end of */
 } Race;
+
+/* The writer waits (bounded) until every reader has read to the end of what was printed,
+ * so that on a loaded machine too each reader keeps up with the rotations (a reader that
+ * falls behind legitimately loses bytes; that is another test). */
+static void
+race_wait_readers(Race *r)
+{
+    gint64 end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+
+    for (int i = 0; i < 3; i++) {
+        while (g_atomic_int_get(&r->caught_up[i]) < g_atomic_int_get(&r->printed) &&
+               g_get_monotonic_time() < end)
+            g_usleep(200);
+    }
+}
 
 static gpointer
 race_reader(gpointer data)
@@ -1147,16 +1189,20 @@ race_reader(gpointer data)
     Race *r = ((gpointer *)data)[0];
     GString *out = ((gpointer *)data)[1];
     guint seed = GPOINTER_TO_UINT(((gpointer *)data)[2]);
+    int index = (int)seed - 1;   /* the seed is the reader's number, from 1 */
     ConsHandle *h = NULL;
     uint64_t off = 0;
     char buf[4096];
 
     g_assert_cmpint(cons_open(r->log, &h), ==, 0);
     while (!g_atomic_int_get(&r->stop)) {
+        gint gen = g_atomic_int_get(&r->printed);
         ssize_t n = cons_read(h, off, buf, 1 + (seed = seed * 1103515245 + 12345) % sizeof buf);
         uint64_t size;
 
         g_assert_cmpint(n, >=, 0);
+        if (n == 0)
+            g_atomic_int_set(&r->caught_up[index], gen);
         g_string_append_len(out, buf, n);
         off += (uint64_t)n;
         g_assert_cmpint(cons_log_size(r->log, &size), ==, 0);
@@ -1182,7 +1228,7 @@ race_catter(gpointer data)
 static void
 test_threads(Fx *fx, gconstpointer data)
 {
-    Race r = { fx, NULL, 0, { NULL } };
+    Race r = { fx, NULL, 0, { NULL }, 0, { 0 } };
     gpointer args[3][3];
     GThread *th[4];
 
@@ -1201,7 +1247,8 @@ test_threads(Fx *fx, gconstpointer data)
     th[3] = g_thread_new("cat", race_catter, &r);
     for (int i = 0; i < 300; i++) {
         guest_print(fx, 500);
-        g_usleep(1000);
+        g_atomic_int_inc(&r.printed);
+        race_wait_readers(&r);
     }
     g_atomic_int_set(&r.stop, 1);
     for (int i = 0; i < 4; i++)
@@ -1256,6 +1303,8 @@ main(int argc, char **argv)
     add("rotate/hole", test_rotate_hole, MODE_OPENAT2);
     add("rotate/fell-behind", test_rotate_fell_behind, MODE_OPENAT2);
     add("rotate/same-file-twice", test_rotate_same_file_twice, MODE_OPENAT2);
+    add("confine/hardlink", test_hardlink_refused, MODE_OPENAT2);
+    add("confine/hardlink-walk", test_hardlink_refused, MODE_WALK);
     add("rotate/backup-changed", test_rotate_backup_changed, MODE_OPENAT2);
     add("rotate/middle-changed", test_rotate_middle_changed, MODE_OPENAT2);
     add("rotate/fell-behind-watched", test_rotate_fell_behind_watched, MODE_OPENAT2);

@@ -7,6 +7,7 @@
  */
 #include "ev_stream.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -322,31 +323,80 @@ test_capacity_one(void)
     ev_stream_free(s);
 }
 
-/* ---- blocking waits ---- */
+/* ---- waiting without a thread (completions) ---- */
+
+/* A completion that records its result, waited on with a condition variable. */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    int calls;
+    int result;
+} Waited;
+
+static void
+waited_fn(void *data, int result)
+{
+    Waited *w = data;
+
+    g_mutex_lock(&w->lock);
+    w->calls++;
+    w->result = result;
+    g_cond_broadcast(&w->cond);
+    g_mutex_unlock(&w->lock);
+}
+
+static Completion *
+waited_new(Waited *w)
+{
+    memset(w, 0, sizeof(*w));
+    g_mutex_init(&w->lock);
+    g_cond_init(&w->cond);
+    return completion_new(waited_fn, w, NULL);
+}
+
+/* Whether W was completed within TIMEOUT_US. */
+static bool
+waited_done(Waited *w, gint64 timeout_us)
+{
+    gint64 end = g_get_monotonic_time() + timeout_us;
+    bool done;
+
+    g_mutex_lock(&w->lock);
+    while (!w->calls && g_cond_wait_until(&w->cond, &w->lock, end))
+        ;
+    done = w->calls > 0;
+    g_mutex_unlock(&w->lock);
+    return done;
+}
 
 static void
 test_wait_timeout(void)
 {
     EvStream *s = ev_stream_new(4);
     EvReader *r = ev_reader_new(s);
-    gint64 t0 = g_get_monotonic_time();
+    Waited w;
+    Completion *c = waited_new(&w);
 
-    g_assert_false(ev_reader_wait(r, 150 * 1000, NULL));
-    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 150 * 1000);
-    g_assert_cmpint(g_get_monotonic_time() - t0, <, 3 * G_USEC_PER_SEC);
-    /* something pending: returns at once */
+    /* nothing pending: the reader waits, and nothing completes it by itself */
+    g_assert_true(ev_reader_wait(r, c));
+    g_assert_false(waited_done(&w, 150 * 1000));
+    /* a push completes it, once, with 0 */
     ev_stream_push(s, "x");
-    t0 = g_get_monotonic_time();
-    g_assert_true(ev_reader_wait(r, 10 * G_USEC_PER_SEC, NULL));
-    g_assert_cmpint(g_get_monotonic_time() - t0, <, G_USEC_PER_SEC);
+    g_assert_true(waited_done(&w, 10 * G_USEC_PER_SEC));
+    g_assert_cmpint(w.calls, ==, 1);
+    g_assert_cmpint(w.result, ==, 0);
+    completion_unref(c);
+    /* something pending: no wait at all */
+    c = waited_new(&w);
+    g_assert_false(ev_reader_wait(r, c));
+    g_assert_false(completion_is_done(c));
+    completion_unref(c);
     ev_reader_free(r);
     ev_stream_free(s);
 }
 
 typedef struct {
     EvStream *s;
-    EvReader *r;
-    volatile int *cancel;
     gint64 delay_us;
 } Waker;
 
@@ -360,34 +410,26 @@ push_later(gpointer data)
     return NULL;
 }
 
-static gpointer
-cancel_later(gpointer data)
-{
-    Waker *w = data;
-
-    g_usleep((gulong)w->delay_us);
-    *w->cancel = 1;
-    ev_reader_wake(w->r);
-    return NULL;
-}
-
 static void
 test_wait_woken_by_push(void)
 {
     EvStream *s = ev_stream_new(4);
     EvReader *r = ev_reader_new(s);
-    Waker w = { s, r, NULL, 100 * 1000 };
-    gint64 t0 = g_get_monotonic_time();
-    GThread *th = g_thread_new("pusher", push_later, &w);
+    Waker wk = { s, 100 * 1000 };
+    Waited w;
+    Completion *c = waited_new(&w);
+    GThread *th;
     g_autofree char *got = NULL;
     g_autofree char *t = NULL;
 
-    g_assert_true(ev_reader_wait(r, 20 * G_USEC_PER_SEC, NULL));
-    g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * G_USEC_PER_SEC);
+    g_assert_true(ev_reader_wait(r, c));
+    th = g_thread_new("pusher", push_later, &wk);
+    g_assert_true(waited_done(&w, 10 * G_USEC_PER_SEC));
     g_thread_join(th);
     got = read_all(r, 64);
     t = texts(got);
     g_assert_cmpstr(t, ==, "wake");
+    completion_unref(c);
     ev_reader_free(r);
     ev_stream_free(s);
 }
@@ -397,39 +439,41 @@ test_wait_cancel(void)
 {
     EvStream *s = ev_stream_new(4);
     EvReader *r = ev_reader_new(s);
-    volatile int cancel = 0;
-    Waker w = { s, r, &cancel, 100 * 1000 };
-    gint64 t0 = g_get_monotonic_time();
-    GThread *th = g_thread_new("canceller", cancel_later, &w);
+    Waited w;
+    Waited w2;
+    Completion *c = waited_new(&w);
+    Completion *c2 = waited_new(&w2);
 
-    /* cancelled with nothing pending: false, long before the timeout */
-    g_assert_false(ev_reader_wait(r, 20 * G_USEC_PER_SEC, &cancel));
-    g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * G_USEC_PER_SEC);
-    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 90 * 1000);
-    g_thread_join(th);
-
-    /* already cancelled: returns at once */
-    t0 = g_get_monotonic_time();
-    g_assert_false(ev_reader_wait(r, 20 * G_USEC_PER_SEC, &cancel));
-    g_assert_cmpint(g_get_monotonic_time() - t0, <, G_USEC_PER_SEC);
-
-    /* pending data wins over the cancel flag */
+    /* a waiter taken back is not completed by a later push; another still is */
+    g_assert_true(ev_reader_wait(r, c));
+    g_assert_true(ev_reader_wait(r, c2));
+    ev_reader_cancel(r, c);
     ev_stream_push(s, "x");
-    g_assert_true(ev_reader_wait(r, 20 * G_USEC_PER_SEC, &cancel));
-
-    /* a wake without cancel or data does not end the wait early */
+    g_assert_true(waited_done(&w2, 10 * G_USEC_PER_SEC));
+    g_assert_false(waited_done(&w, 100 * 1000));
+    /* a completion cancelled elsewhere (an interrupt) stays uncalled even if completed */
+    completion_unref(c);
+    c = waited_new(&w);
     {
         g_autofree char *drain = read_all(r, 64);
-        volatile int never = 0;
-        gint64 t1;
-
-        ev_reader_wake(r);
-        t1 = g_get_monotonic_time();
-        g_assert_false(ev_reader_wait(r, 100 * 1000, &never));
-        g_assert_cmpint(g_get_monotonic_time() - t1, >=, 100 * 1000);
     }
+    g_assert_true(ev_reader_wait(r, c));
+    g_assert_true(completion_cancel(c));
+    ev_stream_push(s, "y");
+    g_assert_false(waited_done(&w, 100 * 1000));
+    /* freeing the stream completes what still waits, with -ESHUTDOWN */
+    completion_unref(c2);
+    c2 = waited_new(&w2);
+    {
+        g_autofree char *drain = read_all(r, 64);
+    }
+    g_assert_true(ev_reader_wait(r, c2));
     ev_reader_free(r);
     ev_stream_free(s);
+    g_assert_true(waited_done(&w2, 0));
+    g_assert_cmpint(w2.result, ==, -ESHUTDOWN);
+    completion_unref(c);
+    completion_unref(c2);
 }
 
 static void
@@ -541,10 +585,15 @@ reader_main(gpointer data)
     guint lines = 0;
 
     while (lines < PUSHERS * PER_PUSHER && g_get_monotonic_time() < end) {
+        Waited w;
+        g_autoptr(Completion) c = waited_new(&w);
         size_t n;
 
-        if (!ev_reader_wait(rd->r, 100 * 1000, NULL))
+        /* wait for a line the way FUSE's reads do: a completion, woken by a push */
+        if (ev_reader_wait(rd->r, c) && !waited_done(&w, 100 * 1000)) {
+            ev_reader_cancel(rd->r, c);
             continue;
+        }
         n = ev_reader_read(rd->r, buf, rd->chunk);
         for (size_t i = 0; i < n; i++)
             lines += buf[i] == '\n';
@@ -553,7 +602,7 @@ reader_main(gpointer data)
     return NULL;
 }
 
-/* readers blocked in wait while several threads push: nothing lost, nothing doubled */
+/* readers waiting while several threads push: nothing lost, nothing doubled */
 static void
 test_concurrent_push_and_read(void)
 {

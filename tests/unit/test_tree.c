@@ -15,32 +15,12 @@
 #include "tree.h"
 #include "ut_common.h"
 
-/* ---- walking the tree ---- */
+/* ---- walking the tree (ut_walk: as the FUSE front end looks names up) ---- */
 
-/* Resolve PATH ("" is the root) into *OUT; 0 or the -errno of the failing step. */
 static int
 walk(Tree *t, const char *path, TreeNode *out, TreeAttr *attr)
 {
-    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
-    TreeNode cur;
-    int ret;
-
-    tree_root(t, &cur);
-    if ((ret = tree_stat(t, &cur, attr)) < 0)
-        return ret;
-    for (guint i = 0; parts[i]; i++) {
-        TreeNode next;
-
-        if (!*parts[i])
-            continue;
-        ret = tree_child(t, &cur, parts[i], &next, attr);
-        tree_node_clear(&cur);
-        if (ret < 0)
-            return ret;
-        cur = next;
-    }
-    *out = cur;
-    return 0;
+    return ut_walk(t, path, out, attr);
 }
 
 static void
@@ -63,7 +43,7 @@ read_path(Tree *t, const char *path)
 
     must_walk(t, path, &n, &a);
     g_assert_false(a.is_dir);
-    ret = tree_read(t, &n, s);
+    ret = ut_read_node(t, &n, s);
     if (ret < 0)
         g_error("read \"%s\": %s", path, g_strerror(-ret));
     tree_node_clear(&n);
@@ -98,15 +78,17 @@ list_path(Tree *t, const char *path)
 static int
 write_path(Tree *t, const char *path, const char *buf)
 {
-    TreeNode n;
-    TreeAttr a;
-    int ret;
+    return ut_write_path(t, path, buf);
+}
 
-    if ((ret = walk(t, path, &n, &a)) < 0)
-        return ret;
-    ret = tree_write(t, &n, buf, strlen(buf));
-    tree_node_clear(&n);
-    return ret;
+/* .domfs/connection of host INDEX, as the host describes itself */
+static char *
+describe(Tree *t, int index)
+{
+    GString *s = g_string_new(NULL);
+
+    host_describe(tree_host(t, index), s);
+    return g_string_free(s, FALSE);
 }
 
 #define assert_read(t, path, want)                       \
@@ -133,18 +115,21 @@ typedef struct {
 static void
 single_setup(Single *fx, gconstpointer data)
 {
+    const char *names[] = { "h1" };
+    const char *uris[1];
+
     fx->f = ut_fleet_new(UT_FLEET_XML);
-    fx->c = ut_open("h1", fx->f->uri, NULL);
+    uris[0] = fx->f->uri;
+    fx->t = ut_tree_new(names, uris, 1, NULL);
+    fx->c = ut_tree_conn(fx->t, 0);
     fx->vc = conn_get_virt(fx->c);
-    fx->t = tree_new(&fx->c, 1, false);
 }
 
 static void
 single_teardown(Single *fx, gconstpointer data)
 {
-    tree_free(fx->t);
     virConnectClose(fx->vc);
-    ut_close(fx->c);
+    ut_tree_free(fx->t);
     ut_fleet_free(fx->f);
 }
 
@@ -167,9 +152,9 @@ test_root(Single *fx, gconstpointer data)
     g_assert_false(a.writable);
     g_assert_false(tree_is_multi(fx->t));
     g_assert_cmpuint(tree_n_conns(fx->t), ==, 1);
-    g_assert_true(tree_conn(fx->t, 0) == fx->c);
-    g_assert_null(tree_conn(fx->t, 1));
-    g_assert_null(tree_conn(fx->t, -1));
+    g_assert_true(host_conn(tree_host(fx->t, 0)) == fx->c);
+    g_assert_null(tree_host(fx->t, 1));
+    g_assert_null(tree_host(fx->t, -1));
     tree_node_clear(&n);
     /* .domfs first, then the guests sorted by directory name */
     assert_list(fx->t, "", ".domfs/ alpha/ beta/ gamma/ we\"ird\\name/");
@@ -189,7 +174,7 @@ test_domfs_dir(Single *fx, gconstpointer data)
     TreeNode n;
     TreeAttr a;
     g_autofree char *conn = NULL;
-    g_autofree char *desc = conn_describe(fx->c);
+    g_autofree char *desc = describe(fx->t, 0);
 
     must_walk(fx->t, ".domfs", &n, &a);
     g_assert_cmpint(n.kind, ==, TN_DOMFS);
@@ -388,14 +373,14 @@ test_vanished_guest(Single *fx, gconstpointer data)
     g_assert_cmpint(tree_stat(fx->t, &file, &a), ==, -ENOENT);
     g_assert_cmpint(tree_stat(fx->t, &dev, &a), ==, -ENOENT);
     g_assert_cmpint(tree_stat(fx->t, &devfile, &a), ==, -ENOENT);
-    g_assert_cmpint(tree_read(fx->t, &file, s), ==, -ENOENT);
-    g_assert_cmpint(tree_read(fx->t, &devfile, s), ==, -ENOENT);
+    g_assert_cmpint(ut_read_node(fx->t, &file, s), ==, -ENOENT);
+    g_assert_cmpint(ut_read_node(fx->t, &devfile, s), ==, -ENOENT);
     g_assert_cmpuint(s->len, ==, 0);
     g_assert_cmpint(tree_list(fx->t, &dir, &list), ==, -ENOENT);
     g_assert_null(list);
     g_assert_cmpint(tree_list(fx->t, &dev, &list), ==, -ENOENT);
-    g_assert_cmpint(tree_write(fx->t, &file, "start", 5), ==, -ENOENT);
-    g_assert_null(tree_guest_info(fx->t, &file));
+    g_assert_cmpint(ut_write_node(fx->t, &file, "start", 5, NULL), ==, -ENOENT);
+    g_assert_null(tree_guest_snap(fx->t, &file));
     {
         TreeNode n;
 
@@ -595,7 +580,8 @@ test_writes(Single *fx, gconstpointer data)
     g_assert_cmpint(write_path(fx->t, "alpha/xml", "<domain/>"), ==, -EACCES);
     g_assert_cmpint(write_path(fx->t, "alpha/error", ""), ==, -EACCES);
     g_assert_cmpint(write_path(fx->t, "alpha/devices/disks/vda/source", "/x"), ==, -EACCES);
-    g_assert_cmpint(write_path(fx->t, "alpha", "x"), ==, -EACCES);
+    /* a directory is not opened for writing (as open(2) of a directory says) */
+    g_assert_cmpint(write_path(fx->t, "alpha", "x"), ==, -EISDIR);
     g_assert_cmpint(write_path(fx->t, "nope/state", "start"), ==, -ENOENT);
     {
         g_autofree char *s = read_path(fx->t, "alpha/uuid");
@@ -617,7 +603,7 @@ test_render_snapshots(Single *fx, gconstpointer data)
 
     must_walk(fx->t, "alpha/state", &n, &a);
     g_assert_cmpint(write_path(fx->t, "alpha/state", "suspend"), ==, 0);
-    after = tree_guest_info(fx->t, &n);
+    after = tree_guest_snap(fx->t, &n);
     g_assert_nonnull(after);
     g_assert_true(after != before);
     g_assert_cmpint(tree_render(before, &n, s), ==, 0);
@@ -666,20 +652,22 @@ multi_setup(Multi *fx, gconstpointer data)
     g_autofree char *a = ut_domain_xml("alpha", UT_UUID_H2_ALPHA, 5, NULL);
     g_autofree char *d = ut_domain_xml("delta", UT_UUID_H2_DELTA, 0, NULL);
     g_autofree char *xml = g_strconcat("<node>\n", a, d, "</node>\n", NULL);
+    const char *names[] = { "h1", "h2" };
+    const char *uris[2];
 
     fx->f1 = ut_fleet_new(UT_FLEET_XML);
     fx->f2 = ut_fleet_new(xml);
-    fx->c[0] = ut_open("h1", fx->f1->uri, NULL);
-    fx->c[1] = ut_open("h2", fx->f2->uri, NULL);
-    fx->t = tree_new(fx->c, 2, true);
+    uris[0] = fx->f1->uri;
+    uris[1] = fx->f2->uri;
+    fx->t = ut_tree_new(names, uris, 2, NULL);
+    fx->c[0] = ut_tree_conn(fx->t, 0);
+    fx->c[1] = ut_tree_conn(fx->t, 1);
 }
 
 static void
 multi_teardown(Multi *fx, gconstpointer data)
 {
-    tree_free(fx->t);
-    ut_close(fx->c[0]);
-    ut_close(fx->c[1]);
+    ut_tree_free(fx->t);
     ut_fleet_free(fx->f1);
     ut_fleet_free(fx->f2);
 }
@@ -740,8 +728,8 @@ test_multi_layout(Multi *fx, gconstpointer data)
 static void
 test_multi_connection_files(Multi *fx, gconstpointer data)
 {
-    g_autofree char *d1 = conn_describe(fx->c[0]);
-    g_autofree char *d2 = conn_describe(fx->c[1]);
+    g_autofree char *d1 = describe(fx->t, 0);
+    g_autofree char *d2 = describe(fx->t, 1);
     g_autofree char *both = g_strdup_printf("%s\n%s", d1, d2);
     TreeNode n;
     TreeAttr a;

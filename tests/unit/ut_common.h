@@ -1,18 +1,19 @@
 /* ut_common.h - helpers shared by the unit tests that run lib/ against libvirt's
- * in-process test driver (no FUSE, no daemon):
+ * in-process test driver (no FUSE, no daemon); compiled once (ut_common.c) and linked
+ * into every test program.
  *
  *  - ut_fleet_*: a custom test-driver node file written into a g_dir_make_tmp() directory,
  *    opened as test:///ABS/PATH.xml. Every open of such a URI is a private driver instance,
  *    so a test acts on the guests through the very connection domfs holds
  *    (conn_get_virt()).
- *  - UtRecorder: a DomCacheChangeFn that keeps every change (old and new snapshot, event
- *    text) and lets a test wait for one with a timeout (GMutex + GCond, no main loop).
+ *  - UtRecorder: a cache/tree listener that keeps every change (old and new snapshot,
+ *    event text) and lets a test wait for one with a timeout (GMutex + GCond).
+ *  - ut_tree_*: a whole tree (hosts, caches, event streams) as the daemon has it, whose
+ *    listener records and publishes at once (no kernel caches to invalidate); reads and
+ *    writes go through tree_open/tree_file_read/tree_write as FUSE's would, waiting for
+ *    the answers the tree gives later.
  *  - UT_KNOWN_BUG(): a test case that exposes a reported, not yet fixed lib/ bug is
- *    skipped (TAP "ok N # SKIP known bug: ...") unless DOMFS_TEST_KNOWN_BUGS=1 is set, so
- *    the unit suite stays usable for everyone while the bug stays visible. The assertions
- *    in such a case are the correct ones: run with DOMFS_TEST_KNOWN_BUGS=1 to see them fail,
- *    and drop the UT_KNOWN_BUG line when the bug is fixed.
- */
+ *    skipped (TAP "ok N # SKIP known bug: ...") unless DOMFS_TEST_KNOWN_BUGS=1 is set. */
 #pragma once
 
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "conn.h"
 #include "dom_cache.h"
 #include "dom_info.h"
+#include "tree_priv.h"
 
 #define UT_TIMEOUT_MS 5000
 
@@ -40,116 +42,27 @@
 
 /* ---- the daemon log ----
  * lib/ logs failed writes with g_warning() (the spec wants libvirt's message in the daemon
- * log). GTest makes warnings fatal; the tests that drive lib/ keep them instead, so they
- * can check what was logged. Criticals stay fatal. */
-
-static GMutex ut_log_lock;
-static GPtrArray *ut_log_lines;
-
-G_GNUC_UNUSED static void
-ut_log_handler(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
-{
-    g_mutex_lock(&ut_log_lock);
-    g_ptr_array_add(ut_log_lines, g_strdup(message));
-    g_mutex_unlock(&ut_log_lock);
-    if (g_getenv("UT_VERBOSE"))
-        g_printerr("# log: %s\n", message);
-}
-
-/* Was a warning containing NEEDLE logged since line FROM (see ut_log_count)? */
-G_GNUC_UNUSED static gboolean
-ut_log_has(guint from, const char *needle)
-{
-    gboolean found = FALSE;
-
-    g_mutex_lock(&ut_log_lock);
-    for (guint i = from; i < ut_log_lines->len && !found; i++)
-        found = strstr(g_ptr_array_index(ut_log_lines, i), needle) != NULL;
-    g_mutex_unlock(&ut_log_lock);
-    return found;
-}
-
-G_GNUC_UNUSED static guint
-ut_log_count(void)
-{
-    guint n;
-
-    g_mutex_lock(&ut_log_lock);
-    n = ut_log_lines->len;
-    g_mutex_unlock(&ut_log_lock);
-    return n;
-}
-
+ * log). GTest makes warnings fatal; the tests keep them instead, so they can check what
+ * was logged. Criticals stay fatal. */
+gboolean ut_log_has(guint from, const char *needle);
+guint ut_log_count(void);
 /* Every test program calls this first. */
-G_GNUC_UNUSED static void
-ut_init(int *argc, char ***argv)
-{
-    g_test_init(argc, argv, NULL);
-    ut_log_lines = g_ptr_array_new_with_free_func(g_free);
-    g_log_set_always_fatal(G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
-    g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE, ut_log_handler, NULL);
-    g_assert_cmpint(conn_event_loop_start(), ==, 0);
-}
+void ut_init(int *argc, char ***argv);
 
 /* ---- custom test-driver fleets ---- */
-
 typedef struct {
     char *dir;
     char *path;
     char *uri;
 } UtFleet;
 
-#define UT_TEST_NS "xmlns:test='http://libvirt.org/schemas/domain/test/1.0'"
-
-/* Write NODE_XML (a whole <node> document) and return its test:/// URI. */
-G_GNUC_UNUSED static UtFleet *
-ut_fleet_new(const char *node_xml)
-{
-    g_autoptr(GError) err = NULL;
-    UtFleet *f = g_new0(UtFleet, 1);
-
-    f->dir = g_dir_make_tmp("domfs-ut-XXXXXX", &err);
-    g_assert_no_error(err);
-    f->path = g_build_filename(f->dir, "node.xml", NULL);
-    g_assert_true(g_file_set_contents(f->path, node_xml, -1, &err));
-    g_assert_no_error(err);
-    f->uri = g_strdup_printf("test://%s", f->path);
-    return f;
-}
-
-G_GNUC_UNUSED static void
-ut_fleet_free(UtFleet *f)
-{
-    if (!f)
-        return;
-    g_unlink(f->path);
-    g_rmdir(f->dir);
-    g_free(f->dir);
-    g_free(f->path);
-    g_free(f->uri);
-    g_free(f);
-}
-
+UtFleet *ut_fleet_new(const char *node_xml);
+void ut_fleet_free(UtFleet *f);
 /* A minimal domain of the test driver. RUNSTATE: 0 = leave running (the node file's
  * default), else a virDomainState (3 paused, 5 shut off). EXTRA goes inside <domain>. */
-G_GNUC_UNUSED static char *
-ut_domain_xml(const char *name, const char *uuid, int runstate, const char *extra)
-{
-    g_autofree char *rs = runstate ? g_strdup_printf("<test:runstate>%d</test:runstate>",
-                                                     runstate) : g_strdup("");
-    g_autofree char *ename = g_markup_escape_text(name, -1);
+char *ut_domain_xml(const char *name, const char *uuid, int runstate, const char *extra);
 
-    return g_strdup_printf(
-        "<domain type='test' " UT_TEST_NS ">\n"
-        "  <name>%s</name>\n"
-        "  <uuid>%s</uuid>\n"
-        "  <memory unit='KiB'>131072</memory>\n"
-        "  <vcpu>1</vcpu>\n"
-        "  <os><type>hvm</type></os>\n"
-        "  %s\n"
-        "  %s\n"
-        "</domain>\n", ename, uuid, extra ? extra : "", rs);
-}
+#define UT_TEST_NS "xmlns:test='http://libvirt.org/schemas/domain/test/1.0'"
 
 /* The standard fleet of the conn/actions/tree/metrics tests. */
 #define UT_UUID_ALPHA "11111111-2222-3333-4444-555555555501"
@@ -220,6 +133,7 @@ typedef struct {
     DomInfo *old_info;   /* references */
     DomInfo *new_info;
     char *event;
+    char *dirname;
 } UtChange;
 
 typedef struct {
@@ -228,290 +142,72 @@ typedef struct {
     GPtrArray *changes;  /* of UtChange * */
 } UtRecorder;
 
-G_GNUC_UNUSED static void
-ut_change_free(gpointer p)
-{
-    UtChange *ch = p;
-
-    dom_info_unref(ch->old_info);
-    dom_info_unref(ch->new_info);
-    g_free(ch->event);
-    g_free(ch);
-}
-
-G_GNUC_UNUSED static void
-ut_recorder_init(UtRecorder *r)
-{
-    g_mutex_init(&r->lock);
-    g_cond_init(&r->cond);
-    r->changes = g_ptr_array_new_with_free_func(ut_change_free);
-}
-
-G_GNUC_UNUSED static void
-ut_recorder_clear(UtRecorder *r)
-{
-    g_ptr_array_unref(r->changes);
-    g_mutex_clear(&r->lock);
-    g_cond_clear(&r->cond);
-}
-
-/* The DomCacheChangeFn; OPAQUE is the UtRecorder. */
-G_GNUC_UNUSED static void
-ut_recorder_fn(DomInfo *old_info, DomInfo *new_info, const char *event, void *opaque)
-{
-    UtRecorder *r = opaque;
-    UtChange *ch = g_new0(UtChange, 1);
-
-    ch->old_info = old_info ? dom_info_ref(old_info) : NULL;
-    ch->new_info = new_info ? dom_info_ref(new_info) : NULL;
-    ch->event = g_strdup(event);
-    g_mutex_lock(&r->lock);
-    g_ptr_array_add(r->changes, ch);
-    g_cond_broadcast(&r->cond);
-    g_mutex_unlock(&r->lock);
-}
-
-G_GNUC_UNUSED static guint
-ut_recorder_count(UtRecorder *r)
-{
-    guint n;
-
-    g_mutex_lock(&r->lock);
-    n = r->changes->len;
-    g_mutex_unlock(&r->lock);
-    return n;
-}
-
+void ut_recorder_init(UtRecorder *r);
+void ut_recorder_clear(UtRecorder *r);
+/* The DomCacheListener; OPAQUE is the UtRecorder. Event-only changes (no snapshot: a
+ * connection's own lines) are not recorded. */
+void ut_recorder_fn(const DomChange *ch, void *opaque);
+guint ut_recorder_count(UtRecorder *r);
 /* The uuid a change is about. */
-G_GNUC_UNUSED static const char *
-ut_change_uuid(const UtChange *ch)
-{
-    return ch->new_info ? ch->new_info->uuid : ch->old_info->uuid;
-}
-
+const char *ut_change_uuid(const UtChange *ch);
 /* Wait until a change with index >= FROM about UUID whose event equals EVENT (NULL: any
  * event) is recorded; returns it (owned by the recorder, valid until the recorder is
  * cleared) and sets *INDEX, or NULL after TIMEOUT_MS. */
-G_GNUC_UNUSED static const UtChange *
-ut_recorder_wait(UtRecorder *r, guint from, const char *uuid, const char *event,
-                 gint64 timeout_ms, guint *index)
-{
-    gint64 end = g_get_monotonic_time() + timeout_ms * 1000;
-    const UtChange *found = NULL;
-
-    g_mutex_lock(&r->lock);
-    for (;;) {
-        for (guint i = from; i < r->changes->len; i++) {
-            const UtChange *ch = g_ptr_array_index(r->changes, i);
-
-            if (strcmp(ut_change_uuid(ch), uuid) == 0 &&
-                (!event || g_strcmp0(ch->event, event) == 0)) {
-                found = ch;
-                if (index)
-                    *index = i;
-                break;
-            }
-        }
-        if (found || !g_cond_wait_until(&r->cond, &r->lock, end))
-            break;
-    }
-    g_mutex_unlock(&r->lock);
-    return found;
-}
-
+const UtChange *ut_recorder_wait(UtRecorder *r, guint from, const char *uuid,
+                                 const char *event, gint64 timeout_ms, guint *index);
 /* Wait until at least N changes about UUID were recorded from FROM on. */
-G_GNUC_UNUSED static gboolean
-ut_recorder_wait_count(UtRecorder *r, guint from, const char *uuid, guint n, gint64 timeout_ms)
-{
-    gint64 end = g_get_monotonic_time() + timeout_ms * 1000;
-    gboolean ok = FALSE;
-
-    g_mutex_lock(&r->lock);
-    for (;;) {
-        guint seen = 0;
-
-        for (guint i = from; i < r->changes->len; i++)
-            seen += strcmp(ut_change_uuid(g_ptr_array_index(r->changes, i)), uuid) == 0;
-        if ((ok = seen >= n) || !g_cond_wait_until(&r->cond, &r->lock, end))
-            break;
-    }
-    g_mutex_unlock(&r->lock);
-    return ok;
-}
-
-/* Events of all changes about UUID from FROM on, joined with '|' (for diagnostics). */
-G_GNUC_UNUSED static char *
-ut_recorder_events(UtRecorder *r, guint from, const char *uuid)
-{
-    GString *s = g_string_new(NULL);
-
-    g_mutex_lock(&r->lock);
-    for (guint i = from; i < r->changes->len; i++) {
-        const UtChange *ch = g_ptr_array_index(r->changes, i);
-
-        if (!uuid || strcmp(ut_change_uuid(ch), uuid) == 0)
-            g_string_append_printf(s, "%s%s", s->len ? "|" : "",
-                                   ch->event ? ch->event : "(null)");
-    }
-    g_mutex_unlock(&r->lock);
-    return g_string_free(s, FALSE);
-}
+gboolean ut_recorder_wait_count(UtRecorder *r, guint from, const char *uuid, guint n,
+                                gint64 timeout_ms);
+/* Events of all changes about UUID (NULL: all) from FROM on, joined with '|'. */
+char *ut_recorder_events(UtRecorder *r, guint from, const char *uuid);
 
 /* ---- libvirt helpers on the connection domfs holds ---- */
-
-G_GNUC_UNUSED static virDomainPtr
-ut_lookup(DomConn *c, const char *uuid)
-{
-    virConnectPtr vc = conn_get_virt(c);
-    virDomainPtr dom;
-
-    g_assert_nonnull(vc);
-    dom = virDomainLookupByUUIDString(vc, uuid);
-    virConnectClose(vc);
-    g_assert_nonnull(dom);
-    return dom;
-}
-
+virDomainPtr ut_lookup(DomConn *c, const char *uuid);
 /* The state of UUID as libvirt reports it now (a fresh virDomainGetState). */
-G_GNUC_UNUSED static int
-ut_virt_state(DomConn *c, const char *uuid)
-{
-    virDomainPtr dom = ut_lookup(c, uuid);
-    int state = -1;
-    int reason = -1;
-
-    g_assert_cmpint(virDomainGetState(dom, &state, &reason, 0), ==, 0);
-    virDomainFree(dom);
-    return state;
-}
-
+int ut_virt_state(DomConn *c, const char *uuid);
 /* Wait until the cache's snapshot of UUID satisfies state == STATE. */
-G_GNUC_UNUSED static gboolean
-ut_wait_cache_state(DomConn *c, const char *uuid, int state)
-{
-    gint64 end = g_get_monotonic_time() + UT_TIMEOUT_MS * 1000;
+gboolean ut_wait_cache_state(DomConn *c, const char *uuid, int state);
+/* Wait until every guest of CACHE has its XML. */
+void ut_wait_loaded(DomCache *cache);
 
-    do {
-        DomInfo *d = dom_cache_get_uuid(conn_cache(c), uuid);
-        gboolean ok = d && d->state == state;
+/* ---- one connection ---- */
+/* Connect to URI with a recorder (may be NULL), start its worker, wait for every guest's
+ * XML; asserts success. */
+DomConn *ut_open(const char *uri, UtRecorder *r);
+/* Let every libvirt event already queued for C reach C (a marker metadata change round
+ * trip), then close it. */
+void ut_close(DomConn *c);
 
-        dom_info_unref(d);
-        if (ok)
-            return TRUE;
-        g_usleep(10 * 1000);
-    } while (g_get_monotonic_time() < end);
-    return FALSE;
-}
+/* ---- a whole tree ---- */
+/* A tree of N hosts NAMES[i]=URIS[i] (a name may be NULL); R (may be NULL) records every
+ * change, whose event line is published at once. Waits for every guest's XML. */
+Tree *ut_tree_new(const char *const *names, const char *const *uris, guint n, UtRecorder *r);
+/* A tree from CFG (for options the plain one does not set). */
+Tree *ut_tree_new_cfg(const TreeConfig *cfg, UtRecorder *r);
+void ut_tree_free(Tree *t);
+DomConn *ut_tree_conn(Tree *t, int host);
+/* Resolve PATH ("" is the root) into *OUT, waiting for a guest's XML if need be; 0 or the
+ * -errno of the failing step. */
+int ut_walk(Tree *t, const char *path, TreeNode *out, TreeAttr *attr);
+/* The content of node N as an open and reads return it; 0 or -errno. */
+int ut_read_node(Tree *t, const TreeNode *n, GString *out);
+/* A write of BUF to node N as `echo` does it (open O_WRONLY|O_TRUNC, one write at offset
+ * 0), waiting for the answer: 0 or -errno. WHO may be NULL (the current user). */
+int ut_write_node(Tree *t, const TreeNode *n, const char *buf, size_t len,
+                  const TreeCaller *who);
+/* The same by path. */
+int ut_write_path(Tree *t, const char *path, const char *buf);
 
-/* Open URI with a recorder (may be NULL); asserts success. */
-G_GNUC_UNUSED static DomConn *
-ut_open(const char *name, const char *uri, UtRecorder *r)
-{
-    g_autoptr(GError) err = NULL;
-    DomConn *c = conn_open(name, uri, r ? ut_recorder_fn : NULL, r, &err);
-
-    g_assert_no_error(err);
-    g_assert_nonnull(c);
-    /* the XML of every guest arrives in the background after the bulk load: the tests
-     * read snapshots straight from the cache, so wait for it */
-    for (gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;;) {
-        g_autoptr(GPtrArray) all = dom_cache_list(conn_cache(c));
-        gboolean loaded = TRUE;
-
-        for (guint i = 0; i < all->len; i++)
-            loaded &= ((DomInfo *)g_ptr_array_index(all, i))->loaded;
-        if (loaded)
-            break;
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_usleep(1000);
-    }
-    return c;
-}
-
-/* Let every libvirt event already queued for C reach C before it is closed.
- *
- * conn_close() frees the DomConn while libvirt's event-loop thread may still be inside one
- * of its domain-event callbacks (registered without a free callback), which then touches
- * the freed connection: a reported lib/ bug, reproduced by /conn/close/event-in-flight.
- * The other tests close only after a marker event (a metadata change) has been delivered:
- * libvirt dispatches events in order, so every earlier callback has returned by then. */
-G_GNUC_UNUSED static void
-ut_settle(DomConn *c)
-{
-    static gint serial;
-    g_autoptr(GPtrArray) doms = dom_cache_list(conn_cache(c));
-    virConnectPtr vc = conn_get_virt(c);
-    g_autofree char *token = g_strdup_printf("domfs-settle-%d", g_atomic_int_add(&serial, 1));
-    g_autofree char *meta = g_strdup_printf("<settle>%s</settle>", token);
-    const char *uuid = NULL;
-    gint64 end;
-
-    if (!vc)
-        return;
-    for (guint i = 0; i < doms->len && !uuid; i++) {
-        const DomInfo *d = doms->pdata[i];
-        virDomainPtr dom = virDomainLookupByUUIDString(vc, d->uuid);
-
-        if (dom && virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, meta, "s",
-                                        "http://domfs.test/settle",
-                                        VIR_DOMAIN_AFFECT_CURRENT) == 0)
-            uuid = d->uuid;
-        virResetLastError();
-        if (dom)
-            virDomainFree(dom);
-    }
-    virConnectClose(vc);
-    if (!uuid) {
-        g_usleep(200 * 1000);   /* no guest to mark: give the loop a moment */
-        return;
-    }
-    end = g_get_monotonic_time() + UT_TIMEOUT_MS * 1000;
-    do {
-        DomInfo *d = dom_cache_get_uuid(conn_cache(c), uuid);
-        gboolean seen = d && strstr(d->xml, token);
-
-        dom_info_unref(d);
-        if (seen)
-            return;
-        g_usleep(5 * 1000);
-    } while (g_get_monotonic_time() < end);
-    g_error("the settle marker on %s never reached the cache", uuid);
-}
-
-/* conn_close() after ut_settle() */
-G_GNUC_UNUSED static void
-ut_close(DomConn *c)
-{
-    if (!c)
-        return;
-    ut_settle(c);
-    conn_close(c);
-}
-
-/* The common fixture: the UT_FLEET_XML fleet opened as connection "h1" with a change
- * recorder, and a libvirt connection of its own (the same driver state) to act with. */
+/* ---- the common fixture ----
+ * The UT_FLEET_XML fleet as the one host "h1" of a tree, with a change recorder, and a
+ * libvirt connection of its own (the same driver state) to act with. */
 typedef struct {
     UtFleet *f;
     UtRecorder r;
+    Tree *t;
     DomConn *c;
     virConnectPtr vc;
 } Fx;
 
-G_GNUC_UNUSED static void
-fx_setup(Fx *fx, gconstpointer data)
-{
-    fx->f = ut_fleet_new(UT_FLEET_XML);
-    ut_recorder_init(&fx->r);
-    fx->c = ut_open("h1", fx->f->uri, &fx->r);
-    fx->vc = conn_get_virt(fx->c);
-    g_assert_nonnull(fx->vc);
-}
-
-G_GNUC_UNUSED static void
-fx_teardown(Fx *fx, gconstpointer data)
-{
-    virConnectClose(fx->vc);
-    ut_close(fx->c);
-    ut_recorder_clear(&fx->r);
-    ut_fleet_free(fx->f);
-}
+void fx_setup(Fx *fx, gconstpointer data);
+void fx_teardown(Fx *fx, gconstpointer data);

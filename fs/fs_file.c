@@ -1,0 +1,430 @@
+/* fs_file.c - open files: open, read, write, release, poll.
+ *
+ * A read of .domfs/events with nothing to read and every write that needs libvirt are
+ * answered later (fs_req.h): the handler hands a completion to the tree and returns. A
+ * write's answer goes through the host's notifier (notify_after), so it reaches the
+ * writer only once the kernel's caches show what it changed (or, failed, the new
+ * `error`).
+ *
+ * Open files by handle: the kernel has been seen (6.x, page-cache readahead) to send a
+ * RELEASE while a READ of the same handle is still being answered; handles are therefore
+ * reference-counted and looked up in a set, so a late READ finds nothing (EBADF) instead
+ * of freed memory. */
+#define G_LOG_DOMAIN "domfs-fs"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+
+#include "fs.h"
+#include "fs_inode.h"
+
+typedef struct {
+    TreeFile *tf;
+    TreeNode tn;
+    bool cached;          /* opened with keep_cache: the kernel keeps what we return */
+    GMutex ph_lock;       /* guards ph */
+    struct fuse_pollhandle *ph;
+} FsFile;
+
+static GMutex fs_files_lock;     /* guards the two below */
+static GHashTable *fs_files;     /* the open FsFile (the set's references) */
+
+static void
+fs_file_clear(gpointer p)
+{
+    FsFile *f = p;
+
+    tree_file_unref(f->tf);
+    tree_node_clear(&f->tn);
+    if (f->ph)
+        fuse_pollhandle_destroy(f->ph);
+    g_mutex_clear(&f->ph_lock);
+}
+
+static FsFile *
+fs_file_ref(FsFile *f)
+{
+    return g_atomic_rc_box_acquire(f);
+}
+
+static void
+fs_file_unref(FsFile *f)
+{
+    if (f)
+        g_atomic_rc_box_release_full(f, fs_file_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FsFile, fs_file_unref)
+
+static void
+fs_file_publish(FsFile *f, struct fuse_file_info *fi)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs_files_lock);
+
+    if (!fs_files)
+        fs_files = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_add(fs_files, f);
+    fi->fh = (uint64_t)(uintptr_t)f;
+}
+
+/* A new reference to the open file of FI, or NULL when it was released. */
+static FsFile *
+fs_file_get(struct fuse_file_info *fi)
+{
+    FsFile *f = (FsFile *)(uintptr_t)fi->fh;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs_files_lock);
+
+    return fs_files && g_hash_table_contains(fs_files, f) ? fs_file_ref(f) : NULL;
+}
+
+/* Remove FI's file from the set; returns the set's reference. */
+static FsFile *
+fs_file_take(struct fuse_file_info *fi)
+{
+    FsFile *f = (FsFile *)(uintptr_t)fi->fh;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs_files_lock);
+
+    return fs_files && g_hash_table_remove(fs_files, f) ? f : NULL;
+}
+
+void
+fs_files_free(void)
+{
+    GHashTableIter it;
+    gpointer f;
+
+    g_mutex_lock(&fs_files_lock);
+    if (fs_files) {
+        g_hash_table_iter_init(&it, fs_files);
+        while (g_hash_table_iter_next(&it, &f, NULL))
+            fs_file_unref(f);
+        g_clear_pointer(&fs_files, g_hash_table_destroy);
+    }
+    g_mutex_unlock(&fs_files_lock);
+}
+
+/* ---- open ---- */
+
+typedef struct {
+    fuse_ino_t ino;
+    struct fuse_file_info fi;
+    TreeCaller who;
+} FsOpenArgs;
+
+static void
+fs_open_run(fuse_req_t req, void *args, FsPending *p)
+{
+    FsOpenArgs *a = args;
+    FsNodeRef r = { 0 };
+    TreeFile *tf = NULL;
+    TreeOpenInfo info = { 0 };
+    FsFile *f;
+    int ret;
+
+    if ((a->fi.flags & O_ACCMODE) != O_RDONLY && fs_state.modes.read_only) {
+        fs_reply_err(req, p, EROFS);
+        return;
+    }
+    if ((ret = ino_get(a->ino, &r)) == 0)
+        ret = tree_open(fs_tree(), &r.tn, a->fi.flags, &a->who, &tf, &info);
+    if (ret == -EINPROGRESS) {
+        fs_defer(req, p, &r.tn, fs_open_run, p ? NULL : g_memdup2(a, sizeof(*a)), g_free);
+    } else if (ret < 0) {
+        fs_reply_err(req, p, -ret);
+    } else {
+        f = g_atomic_rc_box_new0(FsFile);
+        g_mutex_init(&f->ph_lock);
+        f->tf = tf;
+        tree_node_copy(&f->tn, &r.tn);
+        f->cached = info.keep_cache;
+        a->fi.keep_cache = info.keep_cache;
+        a->fi.direct_io = info.direct_io;
+        a->fi.nonseekable = info.nonseekable;
+        fs_file_publish(f, &a->fi);
+        if (fuse_reply_open(req, &a->fi) != 0)
+            fs_file_unref(fs_file_take(&a->fi));
+        fs_replied(p);
+    }
+    ino_ref_clear(&r);
+}
+
+void
+fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    FsOpenArgs a = { ino, *fi, { ctx->uid, ctx->gid, ctx->pid, NULL, 0 } };
+
+    fs_open_run(req, &a, NULL);
+}
+
+/* ---- read ---- */
+
+typedef struct {
+    FsFile *f;
+    size_t size;
+    bool nonblock;
+} FsReadArgs;
+
+static void
+fs_read_args_free(void *data)
+{
+    FsReadArgs *a = data;
+
+    fs_file_unref(a->f);
+    g_free(a);
+}
+
+static void fs_read_events(fuse_req_t req, FsReadArgs *a, FsPending *p);
+
+static void
+fs_read_retry(FsPending *p, int result)
+{
+    if (result < 0)
+        fs_reply_err(fs_pending_req(p), p, result == -ESHUTDOWN ? EIO : -result);
+    else
+        fs_read_events(fs_pending_req(p), fs_pending_data(p), p);
+}
+
+static bool
+fs_read_interrupted(FsPending *p, Completion *c)
+{
+    FsReadArgs *a = fs_pending_data(p);
+
+    tree_file_unwait(a->f->tf, c);
+    return false;
+}
+
+/* Like /dev/kmsg: wait until a line comes, unless O_NONBLOCK (EAGAIN). */
+static void
+fs_read_events(fuse_req_t req, FsReadArgs *a, FsPending *p)
+{
+    g_autofree char *buf = g_malloc(MIN(a->size, (size_t)FS_READ_MAX));
+    const char *data = NULL;
+    ssize_t n;
+    int ret;
+
+    while ((n = tree_file_read(a->f->tf, 0, buf, MIN(a->size, (size_t)FS_READ_MAX),
+                               &data)) == -EAGAIN) {
+        g_autoptr(Completion) c = NULL;
+
+        if (a->nonblock) {
+            fs_reply_err(req, p, EAGAIN);
+            return;
+        }
+        if (!p) {
+            FsReadArgs *copy = g_memdup2(a, sizeof(*a));
+
+            fs_file_ref(copy->f);
+            p = fs_pending_new(req, fs_read_retry, fs_read_interrupted, copy,
+                               fs_read_args_free);
+            a = copy;
+        }
+        c = fs_pending_arm(p);
+        ret = tree_file_wait(a->f->tf, c);
+        if (ret == -EINPROGRESS || !fs_pending_take(p))
+            return;
+        if (ret < 0) {
+            fs_reply_err(req, p, -ret);   /* EAGAIN: the user holds too many waiting reads */
+            return;
+        }
+    }
+    if (n < 0) {
+        fs_reply_err(req, p, (int)-n);
+        return;
+    }
+    fuse_reply_buf(req, data, (size_t)n);
+    fs_replied(p);
+}
+
+void
+fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    g_autoptr(FsFile) f = fs_file_get(fi);
+    g_autofree char *buf = NULL;
+    const char *data = NULL;
+    ssize_t n;
+
+    if (!f) {
+        fuse_reply_err(req, EBADF);
+        return;
+    }
+    if (tree_file_is_events(f->tf)) {
+        FsReadArgs a = { f, size, (fi->flags & O_NONBLOCK) != 0 };
+
+        fs_read_events(req, &a, NULL);
+        return;
+    }
+    size = MIN(size, (size_t)FS_READ_MAX);
+    buf = g_malloc(size);
+    n = tree_file_read(f->tf, (uint64_t)off, buf, size, &data);
+    if (n < 0)
+        fuse_reply_err(req, (int)-n);
+    else
+        fuse_reply_buf(req, data, (size_t)n);
+    /* a page-cached file read from an old snapshot must not stay in the cache */
+    if (f->cached && tree_file_snap(f->tf))
+        fs_recheck(ino, &f->tn, tree_file_snap(f->tf));
+}
+
+/* ---- write ---- */
+
+typedef struct {
+    FsFile *f;
+    size_t size;
+    int host;
+    TreeWrite *op;          /* set once tree_write took the completion (atomic) */
+    gint interrupted;       /* an interrupt came before op was set (atomic) */
+} FsWriteArgs;
+
+static void
+fs_write_args_free(void *data)
+{
+    FsWriteArgs *a = data;
+
+    fs_file_unref(a->f);
+    tree_write_unref(g_atomic_pointer_get(&a->op));
+    g_free(a);
+}
+
+typedef struct {
+    FsPending *p;
+    int result;
+} FsWriteAnswer;
+
+/* On the host's notifier thread, after what the write changed reached the kernel. */
+static void
+fs_write_reply(void *data)
+{
+    FsWriteAnswer *w = data;
+    FsWriteArgs *a = fs_pending_data(w->p);
+    fuse_req_t req = fs_pending_req(w->p);
+
+    if (w->result < 0)
+        fuse_reply_err(req, -w->result);
+    else
+        fuse_reply_write(req, a->size);
+    tree_write_unref(g_atomic_pointer_exchange(&a->op, NULL));
+    fs_pending_done(w->p);
+    g_free(w);
+}
+
+/* This thread owns the reply: send it once the notifier is past the write's changes. */
+static void
+fs_write_answer(FsPending *p, int result)
+{
+    FsWriteAnswer *w = g_new0(FsWriteAnswer, 1);
+
+    w->p = p;
+    w->result = result;
+    notify_after(((FsWriteArgs *)fs_pending_data(p))->host, fs_write_reply, w);
+}
+
+static bool
+fs_write_interrupted(FsPending *p, Completion *c)
+{
+    FsWriteArgs *a = fs_pending_data(p);
+    TreeWrite *op = g_atomic_pointer_get(&a->op);
+
+    if (!op) {
+        /* tree_write has not returned yet: it is told right after, and answers soon */
+        g_atomic_int_set(&a->interrupted, 1);
+        return true;
+    }
+    return tree_write_interrupt(op, c);
+}
+
+void
+fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+         struct fuse_file_info *fi)
+{
+    FsFile *f = fs_file_get(fi);
+    gid_t groups[FS_CALLER_GROUPS];
+    g_autoptr(Completion) c = NULL;
+    TreeWrite *op = NULL;
+    TreeCaller who;
+    FsWriteArgs *a;
+    FsPending *p;
+    int ret;
+
+    if (!f) {
+        fuse_reply_err(req, EBADF);
+        return;
+    }
+    fs_caller(req, &who, groups);
+    a = g_new0(FsWriteArgs, 1);
+    a->f = f;
+    a->size = size;
+    a->host = f->tn.conn;
+    p = fs_pending_new(req, fs_write_answer, fs_write_interrupted, a, fs_write_args_free);
+    c = fs_pending_arm(p);
+    ret = tree_write(fs_tree(), f->tf, buf, size, (uint64_t)off, &who, c, &op);
+    if (ret == -EINPROGRESS) {
+        g_atomic_pointer_set(&a->op, op);
+        if (g_atomic_int_get(&a->interrupted) && !tree_write_interrupt(op, c))
+            tree_complete_after(c, 0, -EINTR);
+        return;
+    }
+    if (fs_pending_take(p))
+        fs_write_answer(p, ret);
+}
+
+/* ---- release, poll ---- */
+
+void
+fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    fs_file_unref(fs_file_take(fi));
+    fuse_reply_err(req, 0);
+}
+
+/* Poll handles of open .domfs/events files: woken after every line (any stream). */
+void
+fs_events_notify(void *opaque)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    g_mutex_lock(&fs_files_lock);
+    if (fs_files) {
+        g_hash_table_iter_init(&it, fs_files);
+        while (g_hash_table_iter_next(&it, &v, NULL)) {
+            FsFile *f = v;
+
+            g_mutex_lock(&f->ph_lock);
+            if (f->ph && tree_file_readable(f->tf)) {
+                fuse_lowlevel_notify_poll(f->ph);
+                fuse_pollhandle_destroy(f->ph);
+                f->ph = NULL;
+            }
+            g_mutex_unlock(&f->ph_lock);
+        }
+    }
+    g_mutex_unlock(&fs_files_lock);
+}
+
+void
+fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+        struct fuse_pollhandle *ph)
+{
+    g_autoptr(FsFile) f = fs_file_get(fi);
+    unsigned revents = 0;
+
+    if (!f || !tree_file_is_events(f->tf)) {
+        if (ph)
+            fuse_pollhandle_destroy(ph);
+        fuse_reply_poll(req, POLLIN);
+        return;
+    }
+    g_mutex_lock(&f->ph_lock);
+    if (ph) {
+        if (f->ph)
+            fuse_pollhandle_destroy(f->ph);
+        f->ph = ph;
+    }
+    if (tree_file_readable(f->tf))
+        revents |= POLLIN;
+    g_mutex_unlock(&f->ph_lock);
+    fuse_reply_poll(req, revents);
+}

@@ -1,0 +1,217 @@
+/* host.c - see host.h. */
+#define G_LOG_DOMAIN "domfs-host"
+
+#include "host.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "domfs_limits.h"
+#include "log.h"
+#include "mig_run.h"
+#include "name_escape.h"
+
+struct Host {
+    guint index;
+    char *name;                 /* directory name; set by host_set_name */
+    char *cfg_name;             /* -c NAME, or NULL */
+    char *uri;
+    char *note;                 /* an extra line of .domfs/connection, or NULL */
+    ConsPolicy policy;
+    guint64 console_max;
+    gboolean logs_unreadable;   /* remote without a log root: console.log is empty */
+    DomConn *conn;
+    ConsRegistry *consoles;
+    EvStream *events;
+    Stats *stats;
+    JobRunner *jobs;
+    MigJobs *migrations;
+    HostListener fn;
+    void *opaque;
+};
+
+static void
+host_on_change(const DomChange *ch, void *opaque)
+{
+    Host *h = opaque;
+
+    if (h->fn)
+        h->fn(h, ch, h->opaque);
+}
+
+Host *
+host_new(guint index, const HostConfig *cfg, HostListener fn, void *opaque)
+{
+    Host *h = g_new0(Host, 1);
+    ConnConfig cc = {
+        cfg->uri, cfg->keepalive_interval, cfg->keepalive_count, host_on_change, h,
+    };
+
+    h->index = index;
+    h->cfg_name = g_strdup(cfg->name);
+    h->uri = g_strdup(cfg->uri);
+    h->fn = fn;
+    h->opaque = opaque;
+    h->policy.log_dirs = g_strdupv(cfg->log_dirs);
+    h->policy.log_root = g_strdup(cfg->log_root);
+    h->conn = conn_new(&cc);
+    h->console_max = cfg->console_max;
+    h->consoles = cons_registry_new(&h->policy, cfg->console_max);
+    h->events = ev_stream_new(DOMFS_EVENTS_RING);
+    h->stats = stats_new(h->conn, cfg->stats_interval, NULL, NULL);
+    h->jobs = job_runner_new(cfg->uri ? cfg->uri : "libvirt", DOMFS_HOST_ACTION_THREADS);
+    h->migrations = mig_jobs_new();
+    return h;
+}
+
+int
+host_connect(Host *h, char **errmsg)
+{
+    return conn_connect(h->conn, errmsg);
+}
+
+void
+host_start(Host *h)
+{
+    /* a remote host's log paths mean nothing here without a log root */
+    h->logs_unreadable = !h->policy.log_root && conn_is_remote(h->conn);
+    if (h->logs_unreadable)
+        h->note = g_strdup("console unavailable: remote connection without a log root "
+                           "(--log-root NAME=DIR)");
+    conn_start(h->conn);
+    stats_start(h->stats);
+}
+
+gboolean
+host_free(Host *h)
+{
+    gboolean ok;
+
+    if (!h)
+        return TRUE;
+    ok = job_runner_free(h->jobs);
+    ok = stats_free(h->stats) && ok;
+    ok = ok && mig_jobs_free(h->migrations);
+    /* a thread stuck in a call still uses the connection: then leave it all behind */
+    if (!ok || !conn_close(h->conn))
+        return FALSE;
+    cons_registry_free(h->consoles);
+    ev_stream_free(h->events);
+    g_strfreev(h->policy.log_dirs);
+    g_free(h->policy.log_root);
+    g_free(h->name);
+    g_free(h->cfg_name);
+    g_free(h->uri);
+    g_free(h->note);
+    g_free(h);
+    return TRUE;
+}
+
+guint
+host_index(Host *h)
+{
+    return h->index;
+}
+
+const char *
+host_name(Host *h)
+{
+    return h->name;
+}
+
+void
+host_set_name(Host *h, const char *name)
+{
+    g_free(h->name);
+    h->name = g_strdup(name);
+}
+
+char *
+host_wanted_name(Host *h)
+{
+    g_autofree char *hostname = conn_hostname(h->conn);
+    g_autoptr(GUri) uri = NULL;
+
+    if (h->cfg_name)
+        return name_escape(h->cfg_name);
+    if (hostname && *hostname)
+        return name_escape(hostname);
+    uri = h->uri ? g_uri_parse(h->uri, G_URI_FLAGS_NON_DNS, NULL) : NULL;
+    if (uri && g_uri_get_host(uri) && *g_uri_get_host(uri))
+        return name_escape(g_uri_get_host(uri));
+    return g_strdup("localhost");
+}
+
+void
+host_set_log_root(Host *h, const char *dir)
+{
+    g_free(h->policy.log_root);
+    h->policy.log_root = g_strdup(dir);
+    cons_registry_free(h->consoles);
+    h->consoles = cons_registry_new(&h->policy, h->console_max);
+}
+
+DomConn *
+host_conn(Host *h)
+{
+    return h->conn;
+}
+
+DomCache *
+host_cache(Host *h)
+{
+    return conn_cache(h->conn);
+}
+
+EvStream *
+host_events(Host *h)
+{
+    return h->events;
+}
+
+JobRunner *
+host_jobs(Host *h)
+{
+    return h->jobs;
+}
+
+Stats *
+host_stats(Host *h)
+{
+    return h->stats;
+}
+
+MigJobs *
+host_migrations(Host *h)
+{
+    return h->migrations;
+}
+
+int
+host_console(Host *h, const DomInfo *d, ConsLog **out)
+{
+    g_autofree char *local = NULL;
+    g_autofree char *why = NULL;
+    g_autofree char *key = NULL;
+
+    *out = NULL;
+    if (!d->console_log || !*d->console_log || h->logs_unreadable)
+        return 0;
+    if (cons_resolve(&h->policy, d->console_log, &local, &why) < 0) {
+        key = g_strdup_printf("console %u %s %s", h->index, d->uuid, why);
+        if (log_once(key))
+            g_warning("%s: %s: %s", h->name, d->name, why);
+        return -EACCES;
+    }
+    *out = cons_registry_get(h->consoles, local);
+    return 0;
+}
+
+void
+host_describe(Host *h, GString *out)
+{
+    g_string_append_printf(out, "name %s\n", h->name ? h->name : "");
+    conn_describe(h->conn, out);
+    if (h->note)
+        g_string_append_printf(out, "%s\n", h->note);
+}

@@ -1,0 +1,61 @@
+/* tree_priv.h - the Tree record and the helpers its modules share: tree.c (the hosts,
+ * changes and events), tree_lookup.c (resolving nodes), tree_render.c (contents),
+ * tree_file.c (open files), tree_write.c (writes). */
+#pragma once
+
+#include "tree.h"
+
+#include "dom_info.h"
+#include "host.h"
+#include "metrics.h"
+
+struct Tree {
+    TreeConfig cfg;           /* a deep copy */
+    Host **hosts;
+    guint n_hosts;
+    bool multi;
+    EvStream *top_events;     /* several hosts: every host's lines as <host>/<guest> */
+    TreeListener fn;
+    void *opaque;
+    MetricsCache *metrics;
+    struct TreeAttempt *attempts;   /* the first connection attempts (tree.c) */
+    struct TreeStartup *startup;
+};
+
+/* Guest-level files, in listing order. */
+typedef enum {
+    GF_STATE, GF_REASON, GF_UUID, GF_ID, GF_VCPUS, GF_MEMORY, GF_AUTOSTART,
+    GF_PERSISTENT, GF_TITLE, GF_DESCRIPTION, GF_XML, GF_ERROR, GF_CONSOLE, GF_MIGRATE,
+    GF_N
+} GuestFile;
+
+typedef struct {
+    const char *name;
+    bool writable;
+    TreeFlavor flavor;
+    bool needs_xml;           /* its content comes from the domain XML */
+} GuestFileDef;
+
+extern const GuestFileDef tree_guest_files[GF_N];
+
+typedef enum { DF_CONNECTION, DF_EVENTS, DF_METRICS, DF_N } DomfsFile;
+extern const char *const tree_domfs_files[DF_N];
+extern const TreeFlavor tree_domfs_flavors[DF_N];
+
+#define TREE_DOMFS_DIR ".domfs"
+#define TREE_DEVICES_DIR "devices"
+
+Host *tree_host(Tree *t, int index);
+/* The snapshot of N's guest as it stands (a new reference): 0, -ENOENT (gone, or another
+ * guest holds the name now), or -EINPROGRESS when N needs the XML and it is not loaded
+ * yet (the loader is asked to hurry). */
+int tree_snap(Tree *t, const TreeNode *n, DomInfo **out);
+/* Does guest-level node N exist in snapshot D; fills ATTR. */
+int tree_guest_node_attr(const DomInfo *d, const TreeNode *n, TreeAttr *attr);
+/* The text of .domfs/connection for host INDEX (-1: all of them). */
+void tree_connection_text(Tree *t, int index, GString *out);
+/* The events stream of host INDEX, or the top one (-1). */
+EvStream *tree_events(Tree *t, int index);
+/* What an open file was opened as (tree_file.c, for tree_write.c). */
+const TreeNode *tree_file_node(TreeFile *f);
+int tree_file_flags(TreeFile *f);
