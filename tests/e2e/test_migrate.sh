@@ -279,7 +279,8 @@ wait_cond 15 dir_in $IPB; ok "$G appears under $IPB/ (after ${W_SECS:-?}s)" test
 is "$(rd "$MNT/$IPB/$G/state")" running "$IPB/$G/state: running"
 is "$(rd "$MNT/$IPB/$G/reason")" migrated "$IPB/$G/reason: migrated"
 is "$(rd "$MNT/$IPB/$G/persistent")" 1 "$IPB/$G/persistent: 1 (persisted on the destination)"
-is "$(rd "$MNT/$IPB/$G/migrate")" none "$IPB/$G/migrate: none"
+like "$(rd "$MNT/$IPB/$G/migrate")" "^completed $IPB [0-9]+\.[0-9]s$" \
+     "$IPB/$G/migrate: completed $IPB <seconds>s (the status follows the guest)"
 is "$(vstate $HB)" "running (migrated)" "virsh on $HB: running (migrated)"
 like "$(virsh -q -c "$(e2e_host_uri $HB)" dominfo $G 2>&1)" 'Persistent: +yes' "virsh on $HB: persistent"
 ok "virsh on $HA: $G is gone (undefined on the source)" no_guest $HA
@@ -301,6 +302,7 @@ bail_if_failed "after the migration"
 # ================================================================ bad hosts
 phase "bad hosts: EINVAL at once, nothing happens"
 F=$MNT/$IPB/$G/migrate
+BEFORE=$(rd "$F")
 for h in 'h/system?x' '-oProxyCommand=x' 'h@evil' '[::1'; do
     t0=$(e2e_now)
     fails_with "Invalid argument" "echo '$h' > $IPB/$G/migrate: EINVAL" \
@@ -308,7 +310,7 @@ for h in 'h/system?x' '-oProxyCommand=x' 'h@evil' '[::1'; do
     dt=$(e2e_since "$t0")
     ok "... at once (${dt}s < 1s)" test "${dt%.*}" -lt 1
     like "$(rd "$MNT/$IPB/$G/error")" ' migrate EINVAL: ' "... error: $(rd "$MNT/$IPB/$G/error" | cut -d' ' -f2-)"
-    is "$(rd "$F")" none "... migrate still reads none"
+    is "$(rd "$F")" "$BEFORE" "... migrate still reads '$BEFORE' (unchanged)"
     is "$(jobtype $HB)" None "... virsh domjobinfo on $HB: no job"
 done
 like "$(vstate $HB)" '^running' "$G still running on $HB"

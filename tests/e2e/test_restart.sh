@@ -51,7 +51,8 @@ start_libvirtd() {
     done
     timeout 30 virsh -q -c "$(e2e_host_uri $H)" hostname >/dev/null
 }
-status_is() { timeout 5 grep -qx "status $1" "$M/.domfs/connection"; }
+# "status connected", or "status reconnecting since <UTC time>"
+status_is() { timeout 5 grep -qE "^status $1( since [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z)?\$" "$M/.domfs/connection"; }
 
 dx_phase "mount"
 dx_mount rs -c "$H=$(e2e_host_uri $H)" --log-root "$H=$(e2e_host_logdir $H)"
