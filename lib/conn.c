@@ -131,14 +131,21 @@ conn_publish_status(DomConn *c, char *line)
 }
 
 ConnCall *
-conn_call_begin(DomConn *c)
+conn_call_begin_within(DomConn *c, gint64 limit_us)
 {
     ConnCall *call = g_new0(ConnCall, 1);
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&c->lock);
 
     call->started = g_get_monotonic_time();
+    call->limit = limit_us;
     g_ptr_array_add(c->calls, call);
     return call;
+}
+
+ConnCall *
+conn_call_begin(DomConn *c)
+{
+    return conn_call_begin_within(c, (gint64)MAX(c->keepalive_interval, 1) * G_USEC_PER_SEC);
 }
 
 void
@@ -156,17 +163,19 @@ conn_watchdog(gpointer data)
 {
     DomConn *c = data;
     gint64 now = g_get_monotonic_time();
-    gint64 limit = (gint64)MAX(c->keepalive_interval, 1) * G_USEC_PER_SEC;
-    gint64 oldest = now;
+    gint64 overdue = now;     /* when the oldest call past its limit began */
     char *line = NULL;
 
     g_mutex_lock(&c->lock);
-    for (guint i = 0; i < c->calls->len; i++)
-        oldest = MIN(oldest, ((ConnCall *)g_ptr_array_index(c->calls, i))->started);
-    if (c->status == CONN_CONNECTED && now - oldest >= limit)
-        line = conn_set_status_locked(c, CONN_STALLED,
-                                      g_get_real_time() - (now - oldest));
-    else if (c->status == CONN_STALLED && now - oldest < limit)
+    for (guint i = 0; i < c->calls->len; i++) {
+        ConnCall *call = g_ptr_array_index(c->calls, i);
+
+        if (now - call->started >= call->limit)
+            overdue = MIN(overdue, call->started);
+    }
+    if (c->status == CONN_CONNECTED && overdue < now)
+        line = conn_set_status_locked(c, CONN_STALLED, g_get_real_time() - (now - overdue));
+    else if (c->status == CONN_STALLED && overdue == now)
         line = conn_set_status_locked(c, CONN_CONNECTED, g_get_real_time());
     g_mutex_unlock(&c->lock);
     conn_publish_status(c, line);

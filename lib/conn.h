@@ -54,9 +54,11 @@ void conn_describe(DomConn *c, GString *out);
 virConnectPtr conn_get_virt(DomConn *c);
 
 /* Calls that may block on libvirt are bracketed so a stall can be seen: a call with no
- * answer for a keepalive interval makes the status "stalled" until it returns. */
+ * answer for a keepalive interval (conn_call_begin) or for LIMIT_US (a write's -o timeout)
+ * makes the status "stalled" until it returns. */
 typedef struct ConnCall ConnCall;
 ConnCall *conn_call_begin(DomConn *c);
+ConnCall *conn_call_begin_within(DomConn *c, gint64 limit_us);
 void conn_call_end(DomConn *c, ConnCall *call);
 
 /* Re-read one domain from libvirt now (in this thread) and publish it with EVENT (may be

@@ -20,6 +20,7 @@ typedef struct {
 
 struct ConnCall {
     gint64 started;        /* monotonic µs */
+    gint64 limit;          /* µs without an answer after which the connection is stalled */
 };
 
 struct DomConn {

@@ -19,6 +19,7 @@
 typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED, JOB_SKIPPED } JobState;
 
 struct Job {
+    JobRunner *runner;     /* outlives the job while it runs (a thread runs it) */
     const JobOps *ops;
     void *data;
     uid_t uid;
@@ -27,6 +28,8 @@ struct Job {
     JobState state;
     gboolean answered;     /* the writer has its answer (from this job) */
     guint deadline;        /* timer id, 0 when none */
+    gint64 started;        /* real time the call began (JOB_RUNNING on) */
+    gboolean overdue;      /* counted in runner->overdue */
     gint interrupted;      /* atomic */
 };
 
@@ -35,6 +38,9 @@ struct JobRunner {
     GAsyncQueue *queue;    /* Job * (references); NULL item = stop */
     GPtrArray *threads;
     gint running;          /* threads not yet returned (atomic) */
+    GMutex lock;           /* guards the two below; taken after a job's lock */
+    guint overdue;         /* running jobs past their deadline */
+    gint64 overdue_since;  /* real time the oldest of them began; 0 when none */
 };
 
 static void
@@ -75,6 +81,38 @@ job_interrupt(Job *j)
         j->ops->interrupt(j->data);
 }
 
+/* With J's lock held: its call outlived the deadline (the host is not answering). */
+static void
+job_runner_overdue_add(Job *j)
+{
+    JobRunner *r = j->runner;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&r->lock);
+
+    j->overdue = TRUE;
+    if (!r->overdue++ || j->started < r->overdue_since)
+        r->overdue_since = j->started;
+}
+
+/* With J's lock held: its overdue call ended. */
+static void
+job_runner_overdue_remove(Job *j)
+{
+    JobRunner *r = j->runner;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&r->lock);
+
+    j->overdue = FALSE;
+    if (!--r->overdue)
+        r->overdue_since = 0;
+}
+
+gint64
+job_runner_overdue_since(JobRunner *r)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&r->lock);
+
+    return r->overdue_since;
+}
+
 static gboolean
 job_deadline(gpointer data)
 {
@@ -85,6 +123,8 @@ job_deadline(gpointer data)
     if (j->answered || j->state == JOB_FINISHED)
         return G_SOURCE_REMOVE;
     j->answered = TRUE;
+    if (j->state == JOB_RUNNING)
+        job_runner_overdue_add(j);
     if (j->ops->timed_out)
         j->ops->timed_out(j->data, j->state == JOB_RUNNING);
     if (j->state == JOB_QUEUED)
@@ -107,6 +147,7 @@ job_start(Job *j)
         return FALSE;
     }
     j->state = JOB_RUNNING;
+    j->started = g_get_real_time();
     return TRUE;
 }
 
@@ -118,6 +159,8 @@ job_finish(Job *j, int result, const char *msg)
 
     g_mutex_lock(&j->lock);
     j->state = JOB_FINISHED;
+    if (j->overdue)
+        job_runner_overdue_remove(j);
     late = j->answered;
     j->answered = TRUE;
     deadline = j->deadline;
@@ -167,6 +210,7 @@ job_runner_new(const char *name, guint threads)
     JobRunner *r = g_new0(JobRunner, 1);
 
     r->name = g_strdup(name);
+    g_mutex_init(&r->lock);
     r->queue = g_async_queue_new();
     r->threads = g_ptr_array_new();
     for (guint i = 0; i < threads; i++) {
@@ -189,6 +233,7 @@ job_submit(JobRunner *r, const JobOps *ops, void *data, uid_t uid, gint64 timeou
     }
     j = g_atomic_rc_box_new0(Job);
     g_mutex_init(&j->lock);
+    j->runner = r;
     j->ops = ops;
     j->data = data;
     j->uid = uid;
@@ -240,6 +285,7 @@ job_runner_free(JobRunner *r)
         g_thread_join(g_ptr_array_index(r->threads, i));
     g_ptr_array_unref(r->threads);
     g_async_queue_unref(r->queue);
+    g_mutex_clear(&r->lock);
     g_free(r->name);
     g_free(r);
     return TRUE;

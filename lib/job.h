@@ -39,6 +39,13 @@ JobRunner *job_runner_new(const char *name, guint threads);
  * stuck in a call (it is then left behind; see DOMFS_STOP_WAIT_US). */
 gboolean job_runner_free(JobRunner *r);
 
+/* Since when (real time, µs) the oldest call still running past its deadline began: the
+ * host has not answered it. 0 when every running call is within its deadline. Writers
+ * check it first and fail at once instead of queueing behind a host that is not
+ * answering (the kernel serializes writes to one file, so one stuck write would
+ * otherwise hold the next writer of that file for a whole timeout, and so on). */
+gint64 job_runner_overdue_since(JobRunner *r);
+
 /* Queue OPS on DATA for UID (counted in QUOTA_WRITES); DONE (a reference is taken) gets the
  * answer. TIMEOUT_US 0: no deadline. *OUT (may be NULL) gets a reference for
  * job_interrupt. 0, or -EAGAIN when UID holds its quota (nothing queued, DATA destroyed). */

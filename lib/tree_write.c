@@ -60,10 +60,8 @@ write_job_free(void *data)
 /* ---- the job ---- */
 
 static int
-write_job_run(void *data, char **msg)
+write_job_call(WriteJob *w, DomConn *c, char **msg)
 {
-    WriteJob *w = data;
-    DomConn *c = host_conn(w->h);
     int ret;
 
     switch (w->kind) {
@@ -82,6 +80,24 @@ write_job_run(void *data, char **msg)
         return mig_run(w->mig, msg);
     }
     return -EINVAL;
+}
+
+/* The call of the write, bracketed so that one unanswered past -o timeout shows the
+ * connection as stalled (a migration runs as long as it needs: not bracketed). */
+static int
+write_job_run(void *data, char **msg)
+{
+    WriteJob *w = data;
+    DomConn *c = host_conn(w->h);
+    ConnCall *call;
+    int ret;
+
+    if (w->kind == WJ_MIGRATE)
+        return write_job_call(w, c, msg);
+    call = conn_call_begin_within(c, (gint64)MAX(w->t->cfg.timeout_s, 1) * G_USEC_PER_SEC);
+    ret = write_job_call(w, c, msg);
+    conn_call_end(c, call);
+    return ret;
 }
 
 static void
@@ -247,6 +263,27 @@ write_prepare(WriteJob *w, TreeFile *f, const DomInfo *d, const char *buf, size_
     return write_parse_guest_file(w, n->index, buf, len, msg);
 }
 
+/* The host has not answered an earlier write within -o timeout: this one fails at once
+ * (ETIMEDOUT, never sent) instead of waiting a whole timeout of its own. Frees W then. */
+static int
+write_refuse_overdue(WriteJob *w)
+{
+    gint64 since = job_runner_overdue_since(host_jobs(w->h));
+    g_autoptr(GDateTime) dt = NULL;
+    g_autofree char *when = NULL;
+    g_autofree char *msg = NULL;
+
+    if (!since)
+        return 0;
+    dt = g_date_time_new_from_unix_utc(since / G_USEC_PER_SEC);
+    when = g_date_time_format(dt, "%FT%TZ");
+    msg = g_strdup_printf("libvirt has not answered a write sent at %s: this write was not "
+                          "sent", when);
+    dom_note_error(host_cache(w->h), host_name(w->h), w->uuid, w->file, ETIMEDOUT, msg);
+    write_job_free(w);
+    return -ETIMEDOUT;
+}
+
 int
 tree_write(Tree *t, TreeFile *f, const char *buf, size_t len, uint64_t off,
            const TreeCaller *who, Completion *done, TreeWrite **op)
@@ -282,6 +319,8 @@ tree_write(Tree *t, TreeFile *f, const char *buf, size_t len, uint64_t off,
         write_job_free(w);
         return MIN(ret, 0);
     }
+    if ((ret = write_refuse_overdue(w)) < 0)
+        return ret;
     /* a migration is bounded by itself and by keepalive, not by -o timeout */
     timeout = w->kind == WJ_MIGRATE ? 0 : (gint64)t->cfg.timeout_s * G_USEC_PER_SEC;
     file = g_strdup(w->file);

@@ -40,7 +40,8 @@ verr_errno(const virError *err)
 {
     if (!err)
         return EIO;
-    if (err->code == VIR_ERR_SYSTEM_ERROR)
+    /* the transport failed ("client socket is closed", "End of file while reading data") */
+    if (err->code == VIR_ERR_SYSTEM_ERROR || err->code == VIR_ERR_INTERNAL_ERROR)
         return err->domain == VIR_FROM_RPC || err->domain == VIR_FROM_REMOTE ? ENOTCONN : EIO;
     for (size_t i = 0; i < G_N_ELEMENTS(verr_table); i++) {
         if (verr_table[i].code == err->code)
