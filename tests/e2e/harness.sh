@@ -208,8 +208,34 @@ _e2e_dump_logs() {
 }
 
 # ---------------------------------------------------------------- packages
-E2E_PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
-qemu-system-x86 qemu-utils tini iproute2 dnsmasq-base"
+# What the suite installs (apt-get --no-install-recommends), one reason each. None of these
+# packages ships a service unit or an init script, and their maintainer scripts only add
+# the users dnsmasq (dnsmasq-base) and the group rdma (libibverbs1, a QEMU library), and
+# register alternatives (iptables); see e2e_install for the guard against services anyway.
+#   libvirt-daemon              libvirtd, virtlogd, and the network driver (libvirt networks)
+#   libvirt-daemon-driver-qemu  libvirtd's QEMU driver
+#   libvirt-clients             virsh
+#   qemu-system-x86             QEMU, TCG (its Recommends - GUI, OVMF, block-extra - are not needed)
+#   qemu-utils                  qemu-img, for the guests' qcow2 disks
+#   tini                        a child subreaper (tini -s) under each host's daemons
+#   iproute2                    ip: network namespaces, veth links, bridges, link up/down
+#   dnsmasq-base                DHCP of libvirt networks (e2e_net_dhcp_up)
+#   iptables                    libvirt's network driver applies its rules even for an
+#                               isolated network ("cannot execute /usr/sbin/iptables" without)
+# libvirt-daemon-system is deliberately NOT installed: it only adds /etc/libvirt's default
+# files (each host writes its own), the libvirt-qemu account (each host gets one in a
+# private /etc/passwd when the machine has none, see _e2e_host_accounts), and systemd units
+# that its postinst enables (libvirtd.service, libvirt-guests.service, the libvirtd,
+# virtlogd and virtlockd sockets) and pulls systemd-sysv, polkitd and more. The suite
+# works the same whether the machine has it or not.
+# Downloaded (apt-get download), never installed: the guest kernel (linux-image-*-cloud-amd64),
+# busybox-static and, for the agent guest, qemu-guest-agent (+ its libraries if missing here).
+E2E_PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+qemu-utils tini iproute2 dnsmasq-base iptables"
+# Where packages' maintainer scripts enable services: systemd's enablement symlinks
+# (system and global user units) and SysV runlevel links
+E2E_SERVICE_LINK_DIRS="/etc/systemd/system /etc/systemd/user /etc/rc0.d /etc/rc1.d /etc/rc2.d
+/etc/rc3.d /etc/rc4.d /etc/rc5.d /etc/rc6.d /etc/rcS.d"
 
 _e2e_apt_updated=""
 _e2e_apt_update() {
@@ -221,8 +247,25 @@ _e2e_apt_update() {
     _e2e_apt_updated=1
 }
 
-# e2e_install: installs the packages the suite needs, only those missing
-# (busybox-static and the guest kernel are only downloaded, by e2e_guest_build).
+# _e2e_service_links: every symlink in E2E_SERVICE_LINK_DIRS, "PATH -> TARGET", sorted
+_e2e_service_links() {
+    local d
+    for d in $E2E_SERVICE_LINK_DIRS; do
+        [ -d "$d" ] && find "$d" -type l -printf '%p -> %l\n' 2>/dev/null
+    done | LC_ALL=C sort
+}
+
+# e2e_install: installs the packages of E2E_PACKAGES that are missing, without their
+# Recommends, and without letting any maintainer script start or enable a service:
+#   - a temporary /usr/sbin/policy-rc.d answering 101 ("action forbidden") while apt runs
+#     (invoke-rc.d and deb-systemd-invoke obey it: nothing is started), unless the machine
+#     already has one (then it is left alone);
+#   - deb-systemd-helper enables units whatever policy-rc.d says: the enablement links that
+#     appeared during the install (in E2E_SERVICE_LINK_DIRS) are removed afterwards, so the
+#     machine's service configuration is what it was (deb-systemd-helper's state keeps the
+#     unit known as installed-but-disabled, as after `systemctl disable`).
+# Installs of concurrent runs are serialized ($E2E_CACHE/.apt.lock). The machine's own
+# libvirt, if any, is never started, stopped or reconfigured.
 e2e_install() {
     local -; set +e +o pipefail
     local p missing=()
@@ -235,17 +278,47 @@ e2e_install() {
     fi
     command -v apt-get >/dev/null || e2e_skip "missing packages (${missing[*]}) and no apt-get"
     [ "$(id -u)" = 0 ] || e2e_skip "missing packages (${missing[*]}) and not root"
-    e2e_log "packages missing: ${missing[*]}"
+    mkdir -p "$E2E_CACHE" || return 1
+    (
+        exec 9> "$E2E_CACHE/.apt.lock"
+        flock 9
+        _e2e_install_guarded "${missing[@]}"
+    )
+    local rc=$?
+    [ $rc = 77 ] && exit 77   # e2e_skip inside the subshell
+    return $rc
+}
+
+# _e2e_install_guarded PKG...: apt-get install under the policy-rc.d + links guard
+_e2e_install_guarded() {
+    local before after added l rc
+    # (not local: the EXIT trap of the subshell may run after this function returned)
+    _e2e_prc=/usr/sbin/policy-rc.d _e2e_prc_ours=""
     _e2e_apt_update
-    e2e_log "apt-get install ${missing[*]}"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-            -o DPkg::Lock::Timeout=300 \
-            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-            "${missing[@]}" >&2; then
-        e2e_skip "apt-get install ${missing[*]} failed"
+    before=$(_e2e_service_links)
+    if [ ! -e "$_e2e_prc" ]; then
+        # removed however this subshell ends
+        trap '[ -n "$_e2e_prc_ours" ] && rm -f "$_e2e_prc"' EXIT
+        printf '#!/bin/sh\n# domfs e2e (tests/e2e/harness.sh): no service starts during its apt-get install\nexit 101\n' > "$_e2e_prc" &&
+            chmod 755 "$_e2e_prc" && _e2e_prc_ours=1
+    else
+        e2e_log "$_e2e_prc exists already: left as it is"
     fi
-    # (if the packages' scripts start the machine's own libvirtd, it does not matter: every
-    # e2e host is a separate libvirtd in its own mount namespace)
+    e2e_log "apt-get install --no-install-recommends $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        -o DPkg::Lock::Timeout=300 \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >&2
+    rc=$?
+    if [ -n "$_e2e_prc_ours" ]; then rm -f "$_e2e_prc"; _e2e_prc_ours=""; fi
+    after=$(_e2e_service_links)
+    added=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed '/^$/d')
+    if [ -n "$added" ]; then
+        while IFS= read -r l; do
+            e2e_log "install enabled a service: removing the link ${l%% -> *} (-> ${l#* -> })"
+            rm -f -- "${l%% -> *}"
+        done <<< "$added"
+    fi
+    [ $rc = 0 ] || e2e_skip "apt-get install $* failed"
     return 0
 }
 
