@@ -1212,7 +1212,7 @@ E2E_LAN_MAX_HOSTS=29
 # around BASE/27, the default route aside
 _e2e_lan_subnet_free() {
     [ -z "$(ip -4 route show root "$1/$E2E_LAN_PREFIXLEN" table all 2>/dev/null)" ] &&
-    [ -z "$(ip -4 route show match "$1/$E2E_LAN_PREFIXLEN" 2>/dev/null | grep -v '^default')" ]
+    ! ip -4 route show match "$1/$E2E_LAN_PREFIXLEN" 2>/dev/null | grep -qv '^default'
 }
 # _e2e_lan_addr N: address N of the run's LAN (1 = this side)
 _e2e_lan_addr() {
@@ -1259,6 +1259,7 @@ _e2e_lan_switch() { cat "$E2E_ROOT/lan/switch"; }
 _e2e_lan_vars() {
     E2E_LAN_SUBNET=$(cat "$E2E_ROOT/lan/subnet")/$E2E_LAN_PREFIXLEN
     E2E_LAN_ADDR=$(_e2e_lan_addr 1)
+    # shellcheck disable=SC2034  # for the tests
     E2E_LAN_SWITCH=$(cat "$E2E_ROOT/lan/switch")
 }
 
@@ -1383,6 +1384,7 @@ EOF
     t0=$(e2e_now)
     e2e_virsh "$host" net-define "$b/net-$net.xml" >/dev/null &&
         e2e_virsh "$host" net-start "$net" >/dev/null || return 1
+    # shellcheck disable=SC2034  # for the tests
     E2E_NET_SUBNET=$subnet
     e2e_log "host $host: network $net up ($subnet.0/24, DHCP .100-.199) in $(e2e_since "$t0") s"
 }
