@@ -51,6 +51,7 @@ _bench_log() { printf 'bench-hosts: %s\n' "$*" >&2; }
 bench_hosts_up() {
     local n=${1:?bench_hosts_up N M} m=${2:?bench_hosts_up N M} prefix=${3:-bh} i h t0 t1
     [ -x "${BENCH_TOOL:-}" ] || { _bench_log "BENCH_TOOL (bench_tool) is not set"; return 1; }
+    BENCH_TOOL=$(readlink -f "$BENCH_TOOL")   # (run from / inside the hosts' namespaces)
     BENCH_HOSTS_NODE=$E2E_ROOT/fleet-$m.xml
     [ -s "$BENCH_HOSTS_NODE" ] || python3 "$GEN_FLEET" "$m" "$BENCH_HOSTS_NODE" || return 1
     t0=$(e2e_now)
@@ -75,11 +76,14 @@ _bench_host_daemon() {
     e2e_host_up "$1" "${lean[@]}"
 }
 
-# _bench_host_fill NAME: starts the populate holder of host NAME (in the background)
+# _bench_host_fill NAME: starts the populate holder of host NAME (in the background), in
+# the host's namespaces: it is then one of the host's processes (e2e_host_pids), and
+# whatever brings the host down (e2e_host_down, the cleanup of a run that died) ends it too
 _bench_host_fill() {
-    local h=$1 r=$E2E_ROOT/$1.ready
+    local h=$1 r=$E2E_ROOT/$1.ready lv
     rm -f "$r"
-    "$BENCH_TOOL" populate "$(bench_host_uri "$h")" "$BENCH_HOSTS_NODE" "$r" \
+    lv=$(e2e_host_pid "$h") || { _bench_log "host $h is not up"; return 1; }
+    nsenter -t "$lv" -m -u -n "$BENCH_TOOL" populate "$(bench_host_uri "$h")" "$BENCH_HOSTS_NODE" "$r" \
         >>"$E2E_ROOT/$h.populate.log" 2>&1 &
     BENCH_HOLDER[$h]=$!
 }
