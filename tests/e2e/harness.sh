@@ -11,8 +11,22 @@
 #     e2e_domain_xml g1 > g1.xml; e2e_virsh a define g1.xml; e2e_virsh a start g1
 #     e2e_wait_tick g1 a 3 60
 #
+# Several hosts reached over TCP (a LAN of network namespaces), and the agent guest:
+#
+#     e2e_host_up h1 --lan; e2e_host_up h2 --lan     # qemu+tcp://ADDR/system each
+#     virsh -c "$(e2e_host_tcp_uri h2)" hostname       # (test+tcp: e2e_host_tcp_uri h2 test)
+#     e2e_link_cut h2 [down|drop]; e2e_link_restore h2 # cut off the LAN / back
+#     e2e_host_stop h2; e2e_host_cont h2               # SIGSTOP / SIGCONT its libvirtd
+#     e2e_guest_build --agent                          # + qemu-guest-agent, DHCP, ext2 disk
+#     e2e_net_dhcp_up h1                               # libvirt network "default" in h1's netns
+#     e2e_domain_xml g --agent --hostname gh > g.xml   # agent channel, NIC, balloon, disk
+#     e2e_wait_agent g h1 60; e2e_wait_lease g h1 60   # guestinfo answers; prints the lease
+#
+# Lighter hosts that serve libvirt's test driver only: e2e_host_up NAME --testonly
+# (e2e_host_test_uri NAME); tests/bench/hosts.sh starts fleets of them.
+#
 # Every "host" is a libvirtd + virtlogd pair in its own mount + UTS namespace (optionally
-# inside a network namespace), with its own /etc/libvirt (a copy), /run/libvirt,
+# inside a network namespace of its own), with its own /etc/libvirt (a copy), /run/libvirt,
 # /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt bind-mounted from
 # $E2E_ROOT/NAME/{etc,run,lib,cache,log}. The machine's own libvirt (if any) is not touched.
 # Guests are TCG (<domain type='qemu'>) unless E2E_DOMAIN_TYPE=kvm, or =auto and a KVM
@@ -44,6 +58,12 @@ E2E_GUEST_RECIPE=3
 # ACPI power button + evdev (graceful shutdown through acpid), virtio-pci/blk/net,
 # IDE (ata_piix) + sr_mod for the cdrom.
 E2E_GUEST_MODULES="button evdev virtio_pci virtio_blk virtio_net ata_piix sr_mod"
+# The agent guest (e2e_guest_build --agent) has its own directory and recipe stamp.
+E2E_AGENT_GUEST_DIR=${E2E_AGENT_GUEST_DIR:-$E2E_CACHE/guest-agent}
+E2E_AGENT_RECIPE=1
+# ... and these modules too: virtio-serial (the agent's channel), the virtio balloon
+E2E_AGENT_MODULES="virtio_console virtio_balloon"
+E2E_BALLOON_PERIOD=${E2E_BALLOON_PERIOD:-2}
 
 # ---------------------------------------------------------------- small helpers
 e2e_log()  { printf 'e2e: %s\n' "$*" >&2; }
@@ -208,8 +228,34 @@ _e2e_dump_logs() {
 }
 
 # ---------------------------------------------------------------- packages
-E2E_PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
-qemu-system-x86 qemu-utils tini iproute2 dnsmasq-base"
+# What the suite installs (apt-get --no-install-recommends), one reason each. None of these
+# packages ships a service unit or an init script, and their maintainer scripts only add
+# the users dnsmasq (dnsmasq-base) and the group rdma (libibverbs1, a QEMU library), and
+# register alternatives (iptables); see e2e_install for the guard against services anyway.
+#   libvirt-daemon              libvirtd, virtlogd, and the network driver (libvirt networks)
+#   libvirt-daemon-driver-qemu  libvirtd's QEMU driver
+#   libvirt-clients             virsh
+#   qemu-system-x86             QEMU, TCG (its Recommends - GUI, OVMF, block-extra - are not needed)
+#   qemu-utils                  qemu-img, for the guests' qcow2 disks
+#   tini                        a child subreaper (tini -s) under each host's daemons
+#   iproute2                    ip: network namespaces, veth links, bridges, link up/down
+#   dnsmasq-base                DHCP of libvirt networks (e2e_net_dhcp_up)
+#   iptables                    libvirt's network driver applies its rules even for an
+#                               isolated network ("cannot execute /usr/sbin/iptables" without)
+# libvirt-daemon-system is deliberately NOT installed: it only adds /etc/libvirt's default
+# files (each host writes its own), the libvirt-qemu account (each host gets one in a
+# private /etc/passwd when the machine has none, see _e2e_host_accounts), and systemd units
+# that its postinst enables (libvirtd.service, libvirt-guests.service, the libvirtd,
+# virtlogd and virtlockd sockets) and pulls systemd-sysv, polkitd and more. The suite
+# works the same whether the machine has it or not.
+# Downloaded (apt-get download), never installed: the guest kernel (linux-image-*-cloud-amd64),
+# busybox-static and, for the agent guest, qemu-guest-agent (+ its libraries if missing here).
+E2E_PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+qemu-utils tini iproute2 dnsmasq-base iptables"
+# Where packages' maintainer scripts enable services: systemd's enablement symlinks
+# (system and global user units) and SysV runlevel links
+E2E_SERVICE_LINK_DIRS="/etc/systemd/system /etc/systemd/user /etc/rc0.d /etc/rc1.d /etc/rc2.d
+/etc/rc3.d /etc/rc4.d /etc/rc5.d /etc/rc6.d /etc/rcS.d"
 
 _e2e_apt_updated=""
 _e2e_apt_update() {
@@ -221,8 +267,25 @@ _e2e_apt_update() {
     _e2e_apt_updated=1
 }
 
-# e2e_install: installs the packages the suite needs, only those missing
-# (busybox-static and the guest kernel are only downloaded, by e2e_guest_build).
+# _e2e_service_links: every symlink in E2E_SERVICE_LINK_DIRS, "PATH -> TARGET", sorted
+_e2e_service_links() {
+    local d
+    for d in $E2E_SERVICE_LINK_DIRS; do
+        [ -d "$d" ] && find "$d" -type l -printf '%p -> %l\n' 2>/dev/null
+    done | LC_ALL=C sort
+}
+
+# e2e_install: installs the packages of E2E_PACKAGES that are missing, without their
+# Recommends, and without letting any maintainer script start or enable a service:
+#   - a temporary /usr/sbin/policy-rc.d answering 101 ("action forbidden") while apt runs
+#     (invoke-rc.d and deb-systemd-invoke obey it: nothing is started), unless the machine
+#     already has one (then it is left alone);
+#   - deb-systemd-helper enables units whatever policy-rc.d says: the enablement links that
+#     appeared during the install (in E2E_SERVICE_LINK_DIRS) are removed afterwards, so the
+#     machine's service configuration is what it was (deb-systemd-helper's state keeps the
+#     unit known as installed-but-disabled, as after `systemctl disable`).
+# Installs of concurrent runs are serialized ($E2E_CACHE/.apt.lock). The machine's own
+# libvirt, if any, is never started, stopped or reconfigured.
 e2e_install() {
     local -; set +e +o pipefail
     local p missing=()
@@ -235,17 +298,47 @@ e2e_install() {
     fi
     command -v apt-get >/dev/null || e2e_skip "missing packages (${missing[*]}) and no apt-get"
     [ "$(id -u)" = 0 ] || e2e_skip "missing packages (${missing[*]}) and not root"
-    e2e_log "packages missing: ${missing[*]}"
+    mkdir -p "$E2E_CACHE" || return 1
+    (
+        exec 9> "$E2E_CACHE/.apt.lock"
+        flock 9
+        _e2e_install_guarded "${missing[@]}"
+    )
+    local rc=$?
+    [ $rc = 77 ] && exit 77   # e2e_skip inside the subshell
+    return $rc
+}
+
+# _e2e_install_guarded PKG...: apt-get install under the policy-rc.d + links guard
+_e2e_install_guarded() {
+    local before after added l rc
+    # (not local: the EXIT trap of the subshell may run after this function returned)
+    _e2e_prc=/usr/sbin/policy-rc.d _e2e_prc_ours=""
     _e2e_apt_update
-    e2e_log "apt-get install ${missing[*]}"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-            -o DPkg::Lock::Timeout=300 \
-            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-            "${missing[@]}" >&2; then
-        e2e_skip "apt-get install ${missing[*]} failed"
+    before=$(_e2e_service_links)
+    if [ ! -e "$_e2e_prc" ]; then
+        # removed however this subshell ends
+        trap '[ -n "$_e2e_prc_ours" ] && rm -f "$_e2e_prc"' EXIT
+        printf '#!/bin/sh\n# domfs e2e (tests/e2e/harness.sh): no service starts during its apt-get install\nexit 101\n' > "$_e2e_prc" &&
+            chmod 755 "$_e2e_prc" && _e2e_prc_ours=1
+    else
+        e2e_log "$_e2e_prc exists already: left as it is"
     fi
-    # (if the packages' scripts start the machine's own libvirtd, it does not matter: every
-    # e2e host is a separate libvirtd in its own mount namespace)
+    e2e_log "apt-get install --no-install-recommends $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        -o DPkg::Lock::Timeout=300 \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >&2
+    rc=$?
+    if [ -n "$_e2e_prc_ours" ]; then rm -f "$_e2e_prc"; _e2e_prc_ours=""; fi
+    after=$(_e2e_service_links)
+    added=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed '/^$/d')
+    if [ -n "$added" ]; then
+        while IFS= read -r l; do
+            e2e_log "install enabled a service: removing the link ${l%% -> *} (-> ${l#* -> })"
+            rm -f -- "${l%% -> *}"
+        done <<< "$added"
+    fi
+    [ $rc = 0 ] || e2e_skip "apt-get install $* failed"
     return 0
 }
 
@@ -253,6 +346,8 @@ e2e_install() {
 # Text of the guest's /init (PID 1 of the initramfs). Kernel arguments it understands:
 #   tickpad=N      pad every tick line with N 'x' (fills console logs fast)
 #   e2e.noacpid    do not start acpid: the ACPI power button (virsh shutdown) is ignored
+# _e2e_guest_init agent: the agent guest's /init: the same, plus `. /etc/e2e-agent.sh`
+# (see _e2e_agent_sh) before the tick loop.
 _e2e_guest_init() {
     cat <<'EOF'
 #!/bin/busybox sh
@@ -274,6 +369,9 @@ case " $(cat /proc/cmdline) " in
     *" e2e.noacpid "*) echo "INIT: acpid not started (e2e.noacpid)";;
     *) acpid -c /etc/acpi -l /tmp/acpid.log -p /tmp/acpid.pid && echo "INIT: acpid started";;
 esac
+EOF
+    [ "${1:-}" = agent ] && printf '%s\n' '. /etc/e2e-agent.sh'
+    cat <<'EOF'
 pad=""
 for a in $(cat /proc/cmdline); do
     case $a in tickpad=*) pad=" $(head -c "${a#tickpad=}" /dev/zero | tr '\0' x)";; esac
@@ -296,7 +394,146 @@ kill -TERM 1
 EOF
 }
 
+# /etc/e2e-agent.sh of the agent guest, sourced by its /init (PID 1) before the tick loop.
+# Kernel arguments:
+#   e2e.hostname=NAME   the guest's hostname (default domfs-guest); also sent as the DHCP
+#                       hostname option
+#   e2e.noheartbeat     no heartbeat (otherwise: every second a write + sync to /mnt and a
+#                       ping to the DHCP server, so that block and net counters grow)
+# Console lines it prints (tests wait for them): "INIT: /dev/vda (ext2) mounted on /mnt",
+# "INIT: qemu-ga started", "INIT: dhcp bound IP/LEN on eth0", "INIT: heartbeat started".
+_e2e_agent_sh() {
+    cat <<'EOF'
+# domfs e2e agent guest: hostname, utmp, /mnt, qemu-ga, DHCP, heartbeat
+hn=domfs-guest
+for a in $(cat /proc/cmdline); do
+    case $a in e2e.hostname=*) hn=${a#e2e.hostname=};; esac
+done
+hostname "$hn"; echo "$hn" > /etc/hostname
+ip link set lo up
+# utmp (/var/run/utmp = /run/utmp): one USER_PROCESS record, root on ttyS0, so that
+# guest-get-users lists root. struct utmpx of x86_64 glibc, 384 bytes, little-endian.
+e2e_le32() {
+    printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) $(($1 >> 8 & 255)) \
+        $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"
+}
+e2e_field() { printf '%s' "$1"; head -c $(($2 - ${#1})) /dev/zero; }
+{
+    printf '\007\000\000\000'                  # ut_type = USER_PROCESS, padding
+    e2e_le32 $$                                # ut_pid
+    e2e_field ttyS0 32; e2e_field S0 4         # ut_line, ut_id
+    e2e_field root 32; e2e_field "" 256        # ut_user, ut_host
+    e2e_le32 0; e2e_le32 0                     # ut_exit, ut_session
+    e2e_le32 "$(date +%s)"; e2e_le32 0         # ut_tv
+    head -c 36 /dev/zero                       # ut_addr_v6, reserved
+} > /run/utmp
+# the disk: ext2 on /dev/vda (formatted at its first boot), mounted on /mnt before the
+# agent starts, so that its first guest-get-fsinfo lists it
+if [ -b /dev/vda ]; then
+    if ! mount -t ext2 /dev/vda /mnt 2>/dev/null; then
+        mke2fs -L e2e /dev/vda >/dev/null 2>&1 && mount -t ext2 /dev/vda /mnt
+    fi && echo "INIT: /dev/vda (ext2) mounted on /mnt"
+fi
+# /dev/virtio-ports/NAME links (udev makes them on a full system; devtmpfs does not),
+# once the ports of a virtio-serial device (virtio id 3) have their names
+mkdir -p /dev/virtio-ports
+i=0
+while [ $i -lt 50 ] && grep -qsx 0x0003 /sys/bus/virtio/devices/*/device &&
+      ! grep -qs . /sys/class/virtio-ports/*/name; do
+    sleep 0.1; i=$((i+1))
+done
+for p in /sys/class/virtio-ports/*; do
+    n=$(cat "$p/name" 2>/dev/null)
+    [ -n "$n" ] && ln -sf "../${p##*/}" "/dev/virtio-ports/$n"
+done
+if [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ]; then
+    /usr/sbin/qemu-ga -d -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 \
+        -l /tmp/qemu-ga.log -f /run/qemu-ga.pid &&
+        echo "INIT: qemu-ga started at $(cut -d' ' -f1 /proc/uptime)s"
+else
+    echo "INIT: no org.qemu.guest_agent.0 port: qemu-ga not started"
+fi
+# DHCP on eth0: udhcpc stays in the foreground of its own background job and renews;
+# /etc/udhcpc.sh applies the lease
+i=0
+while [ $i -lt 50 ] && grep -qsx 0x0001 /sys/bus/virtio/devices/*/device &&
+      [ ! -e /sys/class/net/eth0 ]; do
+    sleep 0.1; i=$((i+1))
+done
+if [ -e /sys/class/net/eth0 ]; then
+    udhcpc -f -i eth0 -s /etc/udhcpc.sh -x "hostname:$hn" -T 1 -t 10 -A 3 \
+        > /tmp/udhcpc.log 2>&1 &
+else
+    echo "INIT: no eth0: no DHCP"
+fi
+case " $(cat /proc/cmdline) " in
+    *" e2e.noheartbeat "*) ;;
+    *)  ( while :; do
+              date > /mnt/.e2e-heartbeat 2>/dev/null && sync
+              s=$(cat /run/dhcp-server 2>/dev/null)
+              [ -n "$s" ] && ping -c 1 -W 1 "$s" >/dev/null 2>&1
+              sleep 1
+          done ) &
+        echo "INIT: heartbeat started";;
+esac
+EOF
+}
+
+# busybox udhcpc's script: $1 = deconfig|bound|renew|leasefail|nak; the lease in $ip,
+# $mask, $router, $dns, $serverid
+_e2e_agent_udhcpc() {
+    cat <<'EOF'
+#!/bin/sh
+case $1 in
+    deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up;;
+    bound|renew)
+        if ! ip -4 addr show dev "$interface" | grep -q "inet $ip/"; then
+            ip -4 addr flush dev "$interface"
+            ip addr add "$ip/${mask:-24}" ${broadcast:+broadcast $broadcast} dev "$interface"
+            echo "INIT: dhcp $1 $ip/${mask:-24} on $interface at $(cut -d' ' -f1 /proc/uptime)s" > /dev/console
+        fi
+        if [ -n "$router" ]; then
+            ip route del default 2>/dev/null
+            ip route add default via "${router%% *}" dev "$interface"
+        fi
+        echo "${serverid:-}" > /run/dhcp-server
+        : > /etc/resolv.conf
+        for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done;;
+esac
+exit 0
+EOF
+}
+
+# qemu-ga's guest-shutdown runs `/sbin/shutdown -h|-P|-H|-r +0 MESSAGE`; busybox has none
+_e2e_agent_shutdown() {
+    cat <<'EOF'
+#!/bin/sh
+case " $* " in
+    *" -r "*) (sleep 0.3; echo "shutdown: reboot" > /dev/console; sync; reboot -f) &;;
+    *) (sleep 0.3; kill -TERM 1) &;;
+esac
+exit 0
+EOF
+}
+
+_e2e_agent_os_release() {
+    cat <<'EOF'
+PRETTY_NAME="domfs e2e agent guest (busybox initramfs, Debian kernel)"
+NAME="domfs-e2e-guest"
+ID=domfs-e2e-guest
+ID_LIKE=debian
+VERSION_ID="1"
+VERSION="1"
+EOF
+}
+
 _e2e_guest_stamp() {
+    if [ "${1:-}" = agent ]; then
+        { echo "agent recipe $E2E_AGENT_RECIPE modules $E2E_GUEST_MODULES $E2E_AGENT_MODULES"
+          _e2e_guest_init agent; _e2e_guest_pwrbtn; _e2e_agent_sh; _e2e_agent_udhcpc
+          _e2e_agent_shutdown; _e2e_agent_os_release; } | md5sum | cut -d' ' -f1
+        return
+    fi
     { echo "recipe $E2E_GUEST_RECIPE modules $E2E_GUEST_MODULES"; _e2e_guest_init; _e2e_guest_pwrbtn; } |
         md5sum | cut -d' ' -f1
 }
@@ -312,17 +549,29 @@ _e2e_apt_download() {
         e2e_skip "apt-get download $pkg failed (no network to the package mirror?)"
 }
 
-# e2e_guest_build [DIR]: builds the tiny guest into DIR (default $DOMFS_E2E_CACHE/guest),
-# only when DIR does not already hold one built by this recipe. DIR gets: vmlinuz,
-# initrd.gz (busybox initramfs, see _e2e_guest_init), media-a.raw and media-b.raw (raw
-# files to use as cdrom media). Sets E2E_GUEST_DIR=DIR.
+# e2e_guest_build [--agent] [DIR]: builds the tiny guest into DIR, only when DIR does not
+# already hold one built by this recipe.
+#   plain (default DIR $DOMFS_E2E_CACHE/guest, sets E2E_GUEST_DIR=DIR): vmlinuz, initrd.gz
+#     (busybox initramfs, see _e2e_guest_init), media-a.raw and media-b.raw (raw files to
+#     use as cdrom media).
+#   --agent (default DIR $DOMFS_E2E_CACHE/guest-agent, sets E2E_AGENT_GUEST_DIR=DIR): the
+#     same plus qemu-guest-agent (qemu-ga from its Debian package and the shared libraries
+#     it needs) and the modules virtio_console and virtio_balloon; its /init also sets a
+#     hostname, writes a utmp record, mounts an ext2 /dev/vda on /mnt, starts qemu-ga and
+#     udhcpc (see _e2e_agent_sh). Use it with e2e_domain_xml --agent.
 e2e_guest_build() {
     local -; set +e +o pipefail
-    local out=${1:-$E2E_GUEST_DIR} stamp
-    stamp=$(_e2e_guest_stamp)
+    local agent=""
+    [ "${1:-}" = --agent ] && { agent=1; shift; }
+    local out stamp
+    if [ -n "$agent" ]; then
+        out=${1:-$E2E_AGENT_GUEST_DIR}; stamp=$(_e2e_guest_stamp agent)
+    else
+        out=${1:-$E2E_GUEST_DIR}; stamp=$(_e2e_guest_stamp)
+    fi
     if [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.gz" ]; then
-        e2e_log "guest: cached in $out"
-        E2E_GUEST_DIR=$out
+        e2e_log "guest${agent:+ (agent)}: cached in $out"
+        _e2e_guest_set_dir "$agent" "$out"
         return 0
     fi
     mkdir -p "$E2E_CACHE/dl" || return 1
@@ -332,7 +581,7 @@ e2e_guest_build() {
         flock 9
         # someone else may have built it while we waited for the lock
         if [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then exit 0; fi
-        e2e_log "guest: building into $out"
+        e2e_log "guest${agent:+ (agent)}: building into $out"
         command -v apt-get >/dev/null || e2e_skip "no apt-get to fetch a guest kernel"
         dl=$E2E_CACHE/dl
         kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
@@ -354,7 +603,7 @@ e2e_guest_build() {
         r=$work/root
         mkdir -p "$r"/{bin,proc,sys,dev,tmp,etc/acpi/PWRF,lib/mod}
         cp "$bb" "$r/bin/busybox"
-        _e2e_guest_init > "$r/init"
+        _e2e_guest_init ${agent:+agent} > "$r/init"
         _e2e_guest_pwrbtn > "$r/etc/acpi/PWRF/00000080"
         chmod 755 "$r/init" "$r/etc/acpi/PWRF/00000080"
         # kernel modules, each after its dependencies. The package has no modules.dep (depmod
@@ -387,7 +636,8 @@ e2e_guest_build() {
             for dep in ${deps//,/ }; do addmod "$dep"; done
             echo "$m.ko" >> "$r/lib/mod/order"
         }
-        for m in $E2E_GUEST_MODULES; do addmod "$m"; done
+        for m in $E2E_GUEST_MODULES ${agent:+$E2E_AGENT_MODULES}; do addmod "$m"; done
+        [ -n "$agent" ] && _e2e_agent_tree "$r" "$dl" "$work"
         new=$out.new.$$
         rm -rf "$new"; mkdir -p "$new"
         cp "$work/k/boot/vmlinuz-$kver" "$new/vmlinuz"
@@ -400,12 +650,60 @@ e2e_guest_build() {
         echo "$stamp" > "$new/.stamp"
         chmod 755 "$new"; chmod 644 "$new"/*
         rm -rf "$out"; mv "$new" "$out"
-        e2e_log "guest: built ($kpkg, initrd $(stat -c %s "$out/initrd.gz") bytes, modules: $(tr '\n' ' ' < "$r/lib/mod/order"))"
+        e2e_log "guest${agent:+ (agent)}: built ($kpkg, initrd $(stat -c %s "$out/initrd.gz") bytes, modules: $(tr '\n' ' ' < "$r/lib/mod/order"))"
     )
     local rc=$?
     [ $rc = 77 ] && exit 77   # e2e_skip inside the subshell
     [ $rc = 0 ] || { e2e_log "guest: build failed"; return 1; }
-    E2E_GUEST_DIR=$out
+    _e2e_guest_set_dir "$agent" "$out"
+}
+
+_e2e_guest_set_dir() {
+    if [ -n "$1" ]; then E2E_AGENT_GUEST_DIR=$2; else E2E_GUEST_DIR=$2; fi
+}
+
+# _e2e_agent_tree ROOT DL WORK: adds the agent guest's files to the initramfs tree ROOT:
+# qemu-ga from the qemu-guest-agent package with every shared library it needs (this
+# machine's copies when ldd finds them all, else those of the library packages, downloaded
+# into DL), /etc/e2e-agent.sh, /etc/udhcpc.sh, /sbin/shutdown, /sbin/hwclock,
+# /etc/os-release. Runs in e2e_guest_build's subshell (set -e).
+_e2e_agent_tree() {
+    local r=$1 dl=$2 work=$3 q libp="" p a b c rest
+    _e2e_apt_download qemu-guest-agent "$dl"
+    dpkg -x "$(ls "$dl"/qemu-guest-agent_*.deb | tail -1)" "$work/qga"
+    q=$work/qga/usr/sbin/qemu-ga
+    [ -x "$q" ] || { e2e_log "qemu-guest-agent has no usr/sbin/qemu-ga"; return 1; }
+    mkdir -p "$r"/{usr/sbin,sbin,lib/x86_64-linux-gnu,lib64,run,var,mnt}
+    ln -s ../run "$r/var/run"
+    cp "$q" "$r/usr/sbin/qemu-ga"
+    if ldd "$q" | grep -q 'not found'; then
+        e2e_log "guest: some libraries of qemu-ga are not on this machine: downloading them"
+        for p in $(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+                       --no-breaks --no-replaces --no-enhances qemu-guest-agent 2>/dev/null |
+                   grep -E '^lib' | sort -u | grep -vxE 'libc6|libgcc-s1'); do
+            _e2e_apt_download "$p" "$dl"
+            dpkg -x "$(ls "$dl/${p}"_*.deb | tail -1)" "$work/qga-libs"
+        done
+        libp=$work/qga-libs/lib/x86_64-linux-gnu:$work/qga-libs/usr/lib/x86_64-linux-gnu
+    fi
+    # "libX.so.N => /path (0x...)" and the loader "/lib64/ld-linux-x86-64.so.2 (0x...)"
+    while read -r a b c rest; do
+        if [ "$b" = "=>" ]; then
+            [ -f "$c" ] || { e2e_log "qemu-ga: $a not found"; return 1; }
+            cp -L "$c" "$r/lib/x86_64-linux-gnu/$a"
+        elif [ "${a#/}" != "$a" ]; then
+            mkdir -p "$r${a%/*}"; cp -L "$a" "$r$a"
+        fi
+    done < <(LD_LIBRARY_PATH=$libp ldd "$q")
+    # it must run with the copied files alone
+    chroot "$r" /usr/sbin/qemu-ga -V >/dev/null 2>&1 ||
+        { e2e_log "qemu-ga does not run inside the guest tree"; return 1; }
+    _e2e_agent_sh > "$r/etc/e2e-agent.sh"
+    _e2e_agent_udhcpc > "$r/etc/udhcpc.sh"
+    _e2e_agent_shutdown > "$r/sbin/shutdown"
+    _e2e_agent_os_release > "$r/etc/os-release"
+    chmod 755 "$r/etc/udhcpc.sh" "$r/sbin/shutdown"
+    ln -s ../bin/busybox "$r/sbin/hwclock"   # guest-set-time (virsh domtime --sync)
 }
 
 # ---------------------------------------------------------------- private libvirt hosts
@@ -413,6 +711,9 @@ _e2e_hostdir() { echo "$E2E_ROOT/$1"; }
 
 # e2e_host_uri NAME: the URI that reaches host NAME's libvirtd from this (the real) host
 e2e_host_uri() { echo "qemu+unix:///system?socket=$E2E_ROOT/$1/run/libvirt-sock"; }
+# e2e_host_test_uri NAME: the same daemon's test driver (test:///default, shared by every
+# client of that daemon while one is connected)
+e2e_host_test_uri() { echo "test+unix:///default?socket=$E2E_ROOT/$1/run/libvirt-sock"; }
 # e2e_host_logdir NAME: host-side path of that instance's /var/log/libvirt
 e2e_host_logdir() { echo "$E2E_ROOT/$1/log"; }
 # e2e_host_pid NAME: pid of the instance's libvirtd (empty and rc 1 if it is not up)
@@ -447,22 +748,54 @@ _e2e_fix_kvm_perms() {
     fi
 }
 
-# e2e_host_up NAME [--netns NS] [--listen ADDR] [--logmax BYTES] [--logbackups N] [--portmin N]
+# Debian's QEMU driver runs QEMU as libvirt-qemu:libvirt-qemu and looks that account up
+# before it even reads qemu.conf: without it the driver does not load ("Failed to parse
+# user 'libvirt-qemu'"). libvirt-daemon-system's postinst creates it; when the machine has
+# no such account, the host gets one in its own /etc/passwd and /etc/group (copies of the
+# machine's plus the account, bind-mounted in the host's mount namespace only), so the
+# machine's accounts stay as they are. _e2e_host_accounts DIR writes DIR/passwd and
+# DIR/group when needed; prints "passwd group" (the files to bind) or nothing.
+_e2e_host_accounts() {
+    local b=$1 uid=64055 gid=64055
+    getent passwd libvirt-qemu >/dev/null && getent group libvirt-qemu >/dev/null && return 0
+    # the uid/gid the package would use, or the first free one above it
+    while getent passwd "$uid" >/dev/null; do uid=$((uid + 1)); done
+    while getent group "$gid" >/dev/null; do gid=$((gid + 1)); done
+    getent group libvirt-qemu >/dev/null && gid=$(getent group libvirt-qemu | cut -d: -f3)
+    cp /etc/passwd "$b/passwd" && cp /etc/group "$b/group" || return 1
+    getent passwd libvirt-qemu >/dev/null ||
+        echo "libvirt-qemu:x:$uid:$gid:Libvirt Qemu (domfs e2e host):/var/lib/libvirt:/usr/sbin/nologin" >> "$b/passwd"
+    getent group libvirt-qemu >/dev/null || echo "libvirt-qemu:x:$gid:libvirt-qemu" >> "$b/group"
+    chmod 644 "$b/passwd" "$b/group"
+    echo "passwd group"
+}
+
+# e2e_host_up NAME [--lan | --ownnet | --netns NS] [--listen ADDR] [--testonly]
+#             [--logmax BYTES] [--logbackups N] [--portmin N]
 #   Starts host NAME: virtlogd + libvirtd (under tini -s, a child subreaper, so QEMU's
-#   zombies are reaped at once) in a new mount + UTS namespace (hostname NAME), inside
-#   network namespace NS if given. --listen ADDR: also listen on tcp ADDR:16509 without
-#   authentication (for peer-to-peer migration between hosts). --logmax/--logbackups:
-#   virtlogd's max_size (default 131072) / max_backups (default 3). --portmin: first QEMU
-#   migration port (default: distinct per host of this run).
+#   zombies are reaped at once) in a new mount + UTS namespace (hostname NAME).
+#   Network: the machine's by default; --netns NS: inside network namespace NS;
+#   --ownnet: inside a network namespace of its own (only lo; for e2e_net_dhcp_up);
+#   --lan: on the run's LAN (see e2e_lan_up): own network namespace, an address of the
+#   LAN, libvirtd listening on it (tcp 16509, no authentication: tests only), reachable
+#   from here as e2e_host_tcp_uri NAME, cut with e2e_link_cut.
+#   --listen ADDR: also listen on tcp ADDR:16509 without authentication.
+#   --testonly: libvirtd loads no driver module (no QEMU, no network driver), no virtlogd:
+#   a light daemon serving only libvirt's test driver (e2e_host_test_uri), for fleets.
+#   --logmax/--logbackups: virtlogd's max_size (default 131072) / max_backups (default 3).
+#   --portmin: first QEMU migration port (default: distinct per host of this run).
 e2e_host_up() {
     local -; set +e +o pipefail
     _e2e_need_init
     local name=${1:?e2e_host_up NAME}; shift
-    local netns="" listen="" logmax=131072 logbackups=3 portmin="" b uuid i
+    local netns="" listen="" net="" testonly="" logmax=131072 logbackups=3 portmin="" b i t0
     while [ $# -gt 0 ]; do
         case $1 in
             --netns) netns=$2; shift 2;;
             --listen) listen=$2; shift 2;;
+            --lan) net=lan; shift;;
+            --ownnet) net=own; shift;;
+            --testonly) testonly=1; shift;;
             --logmax) logmax=$2; shift 2;;
             --logbackups) logbackups=$2; shift 2;;
             --portmin) portmin=$2; shift 2;;
@@ -470,53 +803,80 @@ e2e_host_up() {
         esac
     done
     [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ ]] || { e2e_log "bad host name '$name'"; return 2; }
-    if [ -n "$netns" ] && [ ! -e "/run/netns/$netns" ]; then
-        e2e_log "e2e_host_up: no network namespace $netns (e2e_netns_up)"; return 2
-    fi
     b=$(_e2e_hostdir "$name")
     if e2e_host_pid "$name" >/dev/null; then
         e2e_log "host $name: already up (libvirtd pid $(e2e_host_pid "$name"))"
         return 0
     fi
-    local t0; t0=$(e2e_now)
-    command -v libvirtd >/dev/null && command -v virtlogd >/dev/null || { e2e_log "libvirtd/virtlogd not installed (e2e_install)"; return 1; }
+    t0=$(e2e_now)
+    command -v libvirtd >/dev/null || { e2e_log "libvirtd not installed (e2e_install)"; return 1; }
+    [ -n "$testonly" ] || command -v virtlogd >/dev/null || { e2e_log "virtlogd not installed (e2e_install)"; return 1; }
     command -v tini >/dev/null || { e2e_log "tini not installed (e2e_install)"; return 1; }
-    _e2e_fix_kvm_perms
+    case $net in
+        lan) _e2e_lan_host "$name" || return 1
+             netns=$(_e2e_lan_get "$name" netns); listen=${listen:-$(_e2e_lan_get "$name" addr)};;
+        own) netns=$(_e2e_netns_name "$name"); _e2e_netns_new "$netns" || return 1;;
+    esac
+    if [ -n "$netns" ] && [ ! -e "/run/netns/$netns" ]; then
+        e2e_log "e2e_host_up: no network namespace $netns (e2e_netns_up)"; return 2
+    fi
+    [ -n "$testonly" ] || _e2e_fix_kvm_perms
     if [ -z "$portmin" ]; then
         i=$(find "$E2E_ROOT" -mindepth 2 -maxdepth 2 -name .e2e-host | wc -l)
         portmin=$(( 49152 + 128 * i ))
     fi
-    e2e_log "host $name: starting (netns ${netns:-none}, listen ${listen:-no}, virtlogd max_size $logmax max_backups $logbackups, migration ports $portmin+)"
+    e2e_log "host $name: starting (${testonly:+test driver only, }netns ${netns:-none}, listen ${listen:-no}, virtlogd max_size $logmax max_backups $logbackups, migration ports $portmin+)"
     [ -d "$b" ] && e2e_host_down "$name" >/dev/null 2>&1
     rm -rf "$b"
     mkdir -p "$b"/{run,lib,cache,log} || return 1
     chmod 755 "$b"
-    # configuration: a copy of the machine's /etc/libvirt without its guests, networks,
-    # pools and hooks; the daemons' own files start empty (= libvirt's defaults, whatever
-    # the machine's say: libvirt's config reader takes the first of duplicate settings)
-    cp -a /etc/libvirt "$b/etc" || return 1
-    rm -rf "$b"/etc/qemu/*.xml "$b"/etc/qemu/autostart/*.xml \
-          "$b"/etc/qemu/networks/*.xml "$b"/etc/qemu/networks/autostart/*.xml \
-          "$b"/etc/storage/*.xml "$b"/etc/storage/autostart/*.xml \
-          "$b"/etc/nodedev/*.xml "$b"/etc/secrets/* "$b"/etc/hooks/* 2>/dev/null
-    local f
+    _e2e_host_etc "$name" "$listen" "$testonly" "$logmax" "$logbackups" "$portmin" || return 1
+    [ -n "$testonly" ] || _e2e_host_state_dirs "$b"
+    # /etc/hosts with the instance's own name: libvirt resolves its hostname (for
+    # `virsh hostname`, migration) and a DNS lookup of NAME may take seconds to fail
+    { cat /etc/hosts 2>/dev/null; echo "${listen:-127.0.1.1} $name"; } > "$b/hosts"
+    # mount points for the bind mounts (a machine without a running libvirtd may lack some)
+    local d
+    for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+        [ -d "$d" ] || { e2e_log "mkdir $d (mount point)"; mkdir -p "$d"; }
+    done
+    : > "$b/.e2e-host"
+    [ -n "$netns" ] && echo "$netns" > "$b/netns"
+    [ -n "$testonly" ] && : > "$b/.testonly"
+    _e2e_host_spawn "$name" "$netns" "$listen" "$testonly" || return 1
+    _e2e_host_ready "$name" || return 1
+    e2e_log "host $name: up in $(e2e_since "$t0") s (libvirtd $(e2e_host_pid "$name"), virtlogd $(_e2e_pidfile "$b/run/virtlogd.pid" virtlogd || echo none), tini $(cat "$b/run/e2e-tini.pid"))"
+    e2e_log "host $name: $(_e2e_host_main_uri "$name")${listen:+ and tcp $listen}"
+}
+
+# the URI e2e_host_up checks a host with: QEMU's, or the test driver's (--testonly)
+_e2e_host_main_uri() {
+    if [ -e "$E2E_ROOT/$1/.testonly" ]; then e2e_host_test_uri "$1"; else e2e_host_uri "$1"; fi
+}
+
+# _e2e_host_etc NAME LISTEN TESTONLY LOGMAX LOGBACKUPS PORTMIN: the host's /etc/libvirt
+_e2e_host_etc() {
+    local name=$1 listen=$2 testonly=$3 logmax=$4 logbackups=$5 portmin=$6 b f
+    b=$(_e2e_hostdir "$name")
+    if [ -n "$testonly" ]; then
+        mkdir -p "$b/etc" "$b/no-drivers" || return 1
+    elif [ -d /etc/libvirt ]; then
+        # a copy of the machine's /etc/libvirt without its guests, networks, pools and
+        # hooks; the daemons' own files start empty (= libvirt's defaults, whatever the
+        # machine's say: libvirt's config reader takes the first of duplicate settings)
+        cp -a /etc/libvirt "$b/etc" || return 1
+        rm -rf "$b"/etc/qemu/*.xml "$b"/etc/qemu/autostart/*.xml \
+              "$b"/etc/qemu/networks/*.xml "$b"/etc/qemu/networks/autostart/*.xml \
+              "$b"/etc/storage/*.xml "$b"/etc/storage/autostart/*.xml \
+              "$b"/etc/nodedev/*.xml "$b"/etc/secrets/* "$b"/etc/hooks/* 2>/dev/null
+    else
+        mkdir -p "$b/etc" || return 1
+    fi
     for f in libvirtd.conf qemu.conf virtlogd.conf; do
         printf '# %s of e2e host %s (domfs tests/e2e/harness.sh)\n' "$f" "$name" > "$b/etc/$f"
     done
-    # state directories: same tree (directories only, same owners/modes) as the machine's
-    local d
-    for d in lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt; do
-        [ -d "${d#*:}" ] || continue
-        (cd "${d#*:}" && find . \( -name 'domain-*' -o -name images \) -prune -o -type d -print0 |
-            tar --null --no-recursion -T - -cf -) | tar -xpf - -C "$b/${d%%:*}"
-    done
-    mkdir -p "$b/log/qemu" "$b/cache/qemu/capabilities"
-    # QEMU capabilities probed by an earlier instance (libvirt re-validates them): saves
-    # the ~2-4 s probe of the first API call needing them
-    cp -p "$E2E_CACHE"/qemu-caps/*.xml "$b/cache/qemu/capabilities/" 2>/dev/null
-    uuid=$(cat /proc/sys/kernel/random/uuid)
     cat >> "$b/etc/libvirtd.conf" <<EOF
-host_uuid = "$uuid"
+host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 log_filters = "3:remote 4:event 3:util.json 3:util.object 3:util.dbus 3:rpc 4:util.threadjob 3:access 3:util.netlink"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 EOF
@@ -540,15 +900,39 @@ max_size = $logmax
 max_backups = $logbackups
 log_outputs = "3:file:/var/log/libvirt/virtlogd.log"
 EOF
-    # /etc/hosts with the instance's own name: libvirt resolves its hostname (for
-    # `virsh hostname`, migration) and a DNS lookup of NAME may take seconds to fail
-    { cat /etc/hosts 2>/dev/null; echo "${listen:-127.0.1.1} $name"; } > "$b/hosts"
-    # mount points for the bind mounts (a machine without a running libvirtd may lack some)
-    for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
-        [ -d "$d" ] || { e2e_log "mkdir $d (mount point)"; mkdir -p "$d"; }
+}
+
+# _e2e_host_state_dirs DIR: DIR/{lib,cache,log}: the same directory tree (directories only,
+# same owners and modes) as the machine's /var/lib/libvirt etc. when it has them, plus what
+# QEMU guests need; QEMU capabilities probed by an earlier instance
+_e2e_host_state_dirs() {
+    local b=$1 d
+    for d in lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt; do
+        [ -d "${d#*:}" ] || continue
+        (cd "${d#*:}" && find . \( -name 'domain-*' -o -name images \) -prune -o -type d -print0 |
+            tar --null --no-recursion -T - -cf -) | tar -xpf - -C "$b/${d%%:*}"
     done
-    : > "$b/.e2e-host"
-    [ -n "$netns" ] && echo "$netns" > "$b/netns"
+    mkdir -p "$b/log/qemu" "$b/cache/qemu/capabilities"
+    # (libvirt re-validates them): saves the ~2-4 s probe of the first API call needing them
+    cp -p "$E2E_CACHE"/qemu-caps/*.xml "$b/cache/qemu/capabilities/" 2>/dev/null
+    return 0
+}
+
+# _e2e_host_spawn NAME NETNS LISTEN TESTONLY: starts tini -s -> sh -> libvirtd (and
+# virtlogd) in a new mount + UTS namespace, inside NETNS if not empty
+_e2e_host_spawn() {
+    local name=$1 netns=$2 listen=$3 testonly=$4 b acc f binds="" daemons
+    b=$(_e2e_hostdir "$name")
+    acc=$([ -n "$testonly" ] || _e2e_host_accounts "$b") || return 1
+    for f in $acc; do binds+="mount --bind '$b/$f' /etc/$f
+        "; done
+    [ -n "$acc" ] && e2e_log "host $name: no libvirt-qemu account on this machine: the host has its own /etc/passwd and /etc/group with one"
+    if [ -n "$testonly" ]; then
+        daemons="LIBVIRT_DRIVER_DIR='$b/no-drivers' exec libvirtd ${listen:+--listen} -p /run/libvirt/libvirtd.pid"
+    else
+        daemons="virtlogd -d -p /run/libvirt/virtlogd.pid
+        exec libvirtd ${listen:+--listen} -p /run/libvirt/libvirtd.pid"
+    fi
     local inner="echo \$PPID > '$b/run/e2e-tini.pid'
         set -e
         mount --make-rprivate /
@@ -563,11 +947,11 @@ EOF
         mount --bind '$b/cache' /var/cache/libvirt
         mount --bind '$b/log'   /var/log/libvirt
         mount --bind '$b/hosts' /etc/hosts
+        $binds
         grep ' /run/libvirt ' /proc/self/mountinfo | cut -d' ' -f3-5 > /run/libvirt/e2e-mountkey
         hostname '$name'
         ip link set lo up 2>/dev/null || true
-        virtlogd -d -p /run/libvirt/virtlogd.pid
-        exec libvirtd ${listen:+--listen} -p /run/libvirt/libvirtd.pid"
+        $daemons"
     local pre=()
     [ -n "$netns" ] && pre=(ip netns exec "$netns")
     # tini -s: child subreaper; libvirtd is its child, virtlogd and every QEMU become its
@@ -575,6 +959,13 @@ EOF
     # for QEMU's zombie to go on every destroy). It exits when libvirtd does.
     setsid "${pre[@]}" unshare -m -u --propagation private tini -s -- sh -c "$inner" \
         </dev/null >>"$b/log/e2e-daemons.log" 2>&1 &
+}
+
+# _e2e_host_ready NAME: waits until host NAME's libvirtd has its socket and answers its
+# first API call (30 s at most); brings the host down again if it does not
+_e2e_host_ready() {
+    local name=$1 b i
+    b=$(_e2e_hostdir "$name")
     for ((i = 0; i < 300; i++)); do
         [ -S "$b/run/libvirt-sock" ] && e2e_host_pid "$name" >/dev/null && break
         # tini started and already gone: the start failed
@@ -589,14 +980,28 @@ EOF
     fi
     # what identifies this instance's processes (see e2e_host_pids)
     _e2e_mountkey "$name" >/dev/null || e2e_log "host $name: WARNING: no /run/libvirt bind mount seen"
-    # first API call: waits until the daemon really serves requests
-    if ! timeout 30 virsh -q -c "$(e2e_host_uri "$name")" hostname >/dev/null; then
+    if ! timeout 30 virsh -q -c "$(_e2e_host_main_uri "$name")" hostname >/dev/null; then
         e2e_log "host $name: libvirtd does not answer"
+        tail -n 20 "$b/log/libvirtd.log" >&2 2>/dev/null
         e2e_host_down "$name"
         return 1
     fi
-    e2e_log "host $name: up in $(e2e_since "$t0") s (libvirtd $(e2e_host_pid "$name"), virtlogd $(_e2e_pidfile "$b/run/virtlogd.pid" virtlogd), tini $(cat "$b/run/e2e-tini.pid"), host_uuid $uuid)"
-    e2e_log "host $name: $(e2e_host_uri "$name")"
+}
+
+# e2e_host_stop NAME / e2e_host_cont NAME: SIGSTOP / SIGCONT host NAME's libvirtd (a
+# daemon that hangs: its sockets accept connections, nothing answers). e2e_host_down
+# continues a stopped one first.
+e2e_host_stop() {
+    local pid
+    pid=$(e2e_host_pid "$1") || { e2e_log "host $1 is not up"; return 1; }
+    e2e_log "host $1: SIGSTOP libvirtd (pid $pid)"
+    kill -STOP "$pid"
+}
+e2e_host_cont() {
+    local pid
+    pid=$(e2e_host_pid "$1") || { e2e_log "host $1 is not up"; return 1; }
+    e2e_log "host $1: SIGCONT libvirtd (pid $pid)"
+    kill -CONT "$pid"
 }
 
 # What identifies host NAME's processes: its bind mount of $E2E_ROOT/NAME/run on
@@ -631,7 +1036,8 @@ _e2e_in_instance() {
     [ -n "$key" ] && grep -qsF -- " $key " "/proc/$1/mountinfo"
 }
 
-# e2e_host_down NAME: destroys host NAME's guests, stops its virtlogd and libvirtd (by
+# e2e_host_down NAME: destroys host NAME's guests and its libvirt networks (their
+# dnsmasq), stops its virtlogd and libvirtd (by
 # their pid files), then ends whatever else of it is left (QEMU libvirt did not stop,
 # tini, processes run by e2e_host_exec): see e2e_host_pids. The instance's
 # directory (logs) stays until e2e_cleanup_all.
@@ -647,11 +1053,11 @@ e2e_host_down() {
     fi
     t0=$(e2e_now)
     e2e_log "host $name: going down"
-    if [ -S "$b/run/libvirt-sock" ]; then
-        for dom in $(timeout 15 virsh -q -c "$(e2e_host_uri "$name")" list --name 2>/dev/null); do
-            e2e_log "host $name: destroying guest $dom"
-            timeout 15 virsh -q -c "$(e2e_host_uri "$name")" destroy "$dom" >/dev/null 2>&1
-        done
+    # a stopped libvirtd (e2e_host_stop) would neither answer nor act on SIGTERM
+    lv=$(_e2e_pidfile "$b/run/libvirtd.pid" libvirtd) && _e2e_in_instance "$lv" "$name" &&
+        kill -CONT "$lv" 2>/dev/null
+    if [ -S "$b/run/libvirt-sock" ] && [ ! -e "$b/.testonly" ]; then
+        _e2e_host_stop_guests "$name"
     fi
     # QEMU processes libvirt did not stop (pid files in /run/libvirt/qemu/NAME.pid)
     for f in "$b"/run/qemu/*.pid; do
@@ -686,16 +1092,63 @@ e2e_host_down() {
     [ -z "$pids" ]
 }
 
+
+# _e2e_host_stop_guests NAME: destroys the running guests and active networks of host NAME
+_e2e_host_stop_guests() {
+    local uri dom net
+    uri=$(e2e_host_uri "$1")
+    for dom in $(timeout 15 virsh -q -c "$uri" list --name 2>/dev/null); do
+        e2e_log "host $1: destroying guest $dom"
+        timeout 15 virsh -q -c "$uri" destroy "$dom" >/dev/null 2>&1
+    done
+    for net in $(timeout 15 virsh -q -c "$uri" net-list --name 2>/dev/null); do
+        e2e_log "host $1: destroying network $net"
+        timeout 15 virsh -q -c "$uri" net-destroy "$net" >/dev/null 2>&1
+    done
+}
+
 # ---------------------------------------------------------------- network namespaces
+# Every network namespace of a run is named domfs-e2e-<run id>-<suffix> and listed in
+# $E2E_ROOT/netns; e2e_netns_down (run by the cleanup, after the hosts are down) deletes
+# them, and with them every veth, bridge and address made in them.
+_e2e_run_id() { local id; id=$(basename "$E2E_ROOT"); echo "${id#run.}"; }
+_e2e_netns_name() { echo "domfs-e2e-$(_e2e_run_id)-$1"; }
+
+# _e2e_netns_new NS: creates network namespace NS (lo up), registered for the cleanup
+_e2e_netns_new() {
+    local ns=$1
+    command -v ip >/dev/null || e2e_skip "ip (iproute2) not found"
+    grep -qxF -- "$ns" "$E2E_ROOT/netns" 2>/dev/null || echo "$ns" >> "$E2E_ROOT/netns"
+    # `ip netns add` makes /run/netns a (shared) mount point when it is not one yet; if
+    # we cause that, e2e_netns_down undoes it once no namespace is left there
+    if ! mountpoint -q /run/netns 2>/dev/null && [ ! -e "$E2E_ROOT/netns-mount" ]; then
+        : > "$E2E_ROOT/netns-mount"
+    fi
+    [ -e "/run/netns/$ns" ] && return 0
+    ip netns add "$ns" || e2e_skip "ip netns add failed (no network namespaces here)"
+    ip -n "$ns" link set lo up
+}
+
+# _e2e_wait_carrier NS DEV: waits (5 s at most) until DEV in NS (empty: this namespace)
+# has a carrier
+_e2e_wait_carrier() {
+    local i ns=()
+    [ -n "$1" ] && ns=(-n "$1")
+    for ((i = 0; i < 100; i++)); do
+        ip "${ns[@]}" -br link show dev "$2" 2>/dev/null | grep -q LOWER_UP && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # e2e_netns_up: two network namespaces joined by a veth pair, 192.0.2.1/24 (in
 # $E2E_NETNS_A) <-> 192.0.2.2/24 (in $E2E_NETNS_B); addresses exist only in there.
 # Names are unique to this run; both variables are set.
 e2e_netns_up() {
     local -; set +e +o pipefail
     _e2e_need_init
-    local id; id=$(basename "$E2E_ROOT"); id=${id#run.}
-    E2E_NETNS_A=domfs-e2e-$id-a
-    E2E_NETNS_B=domfs-e2e-$id-b
+    E2E_NETNS_A=$(_e2e_netns_name a)
+    E2E_NETNS_B=$(_e2e_netns_name b)
     command -v ip >/dev/null || e2e_skip "ip (iproute2) not found"
     if ip -n "$E2E_NETNS_A" -br addr show dev e2e0 2>/dev/null | grep '192\.0\.2\.1/' >/dev/null &&
        ip -n "$E2E_NETNS_B" -br addr show dev e2e1 2>/dev/null | grep '192\.0\.2\.2/' >/dev/null; then
@@ -703,49 +1156,237 @@ e2e_netns_up() {
         return 0
     fi
     e2e_log "netns: creating $E2E_NETNS_A (192.0.2.1) <-> $E2E_NETNS_B (192.0.2.2)"
-    printf '%s\n%s\n' "$E2E_NETNS_A" "$E2E_NETNS_B" > "$E2E_ROOT/netns"
-    # `ip netns add` makes /run/netns a (shared) mount point when it is not one yet; if
-    # we cause that, e2e_netns_down undoes it once no namespace is left there
-    if ! mountpoint -q /run/netns 2>/dev/null && [ ! -e "$E2E_ROOT/netns-mount" ]; then
-        : > "$E2E_ROOT/netns-mount"
-    fi
     ip netns del "$E2E_NETNS_A" 2>/dev/null; ip netns del "$E2E_NETNS_B" 2>/dev/null
-    ip netns add "$E2E_NETNS_A" || e2e_skip "ip netns add failed (no network namespaces here)"
-    ip netns add "$E2E_NETNS_B" &&
+    _e2e_netns_new "$E2E_NETNS_A" && _e2e_netns_new "$E2E_NETNS_B" &&
     ip link add e2e0 netns "$E2E_NETNS_A" type veth peer name e2e1 netns "$E2E_NETNS_B" &&
     ip -n "$E2E_NETNS_A" addr add 192.0.2.1/24 dev e2e0 &&
     ip -n "$E2E_NETNS_B" addr add 192.0.2.2/24 dev e2e1 &&
-    ip -n "$E2E_NETNS_A" link set lo up && ip -n "$E2E_NETNS_B" link set lo up &&
     ip -n "$E2E_NETNS_A" link set e2e0 up && ip -n "$E2E_NETNS_B" link set e2e1 up ||
         { e2e_log "netns: setup failed"; e2e_netns_down; return 1; }
     # the link needs a moment to come up (carrier)
-    local i
-    for ((i = 0; i < 100; i++)); do
-        ip -n "$E2E_NETNS_A" -br link show dev e2e0 | grep LOWER_UP >/dev/null &&
-        ip -n "$E2E_NETNS_B" -br link show dev e2e1 | grep LOWER_UP >/dev/null && break
-        sleep 0.05
-    done
+    _e2e_wait_carrier "$E2E_NETNS_A" e2e0 && _e2e_wait_carrier "$E2E_NETNS_B" e2e1
     e2e_log "netns: up"
 }
 
-# e2e_netns_down: deletes the network namespaces e2e_netns_up made in this run
+# e2e_netns_down: deletes every network namespace of this run (e2e_netns_up, the LAN,
+# hosts' own namespaces)
 e2e_netns_down() {
     local -; set +e +o pipefail
     local ns
     [ -f "$E2E_ROOT/netns" ] || return 0
+    # the LAN's end in this namespace: deleting it is immediate, a namespace's own
+    # deletion is not (the kernel frees it, and the veth pairs in it, asynchronously)
+    if [ -s "$E2E_ROOT/lan/rootdev" ] && ip link show dev "$(cat "$E2E_ROOT/lan/rootdev")" >/dev/null 2>&1; then
+        e2e_log "lan: deleting $(cat "$E2E_ROOT/lan/rootdev")"
+        ip link del dev "$(cat "$E2E_ROOT/lan/rootdev")"
+    fi
     for ns in $(cat "$E2E_ROOT/netns"); do
-        if ip netns list 2>/dev/null | grep "^$ns\b" >/dev/null; then
+        if [ -e "/run/netns/$ns" ]; then
             e2e_log "netns: deleting $ns"
             ip netns del "$ns"
         fi
     done
     rm -f "$E2E_ROOT/netns"
+    rm -rf "$E2E_ROOT/lan"
     if [ -f "$E2E_ROOT/netns-mount" ] && mountpoint -q /run/netns 2>/dev/null &&
        [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
         e2e_log "netns: umount /run/netns (mounted by ip netns add)"
         umount /run/netns 2>/dev/null
     fi
     rm -f "$E2E_ROOT/netns-mount"
+}
+
+# ---------------------------------------------------------------- a LAN of hosts
+# The run's LAN: a bridge in a namespace of its own (the "switch"), one veth port per
+# host (e2e_host_up NAME --lan: the host's end is lan0 in the host's own namespace) and
+# one to this (the machine's) namespace, where domfs runs. Hosts reach each other and are
+# reached from here; nothing is routed or forwarded, the machine's other interfaces are
+# not involved. The addresses are a /27 of TEST-NET-2 or TEST-NET-3 (RFC 5737, never
+# routed) that no route of this namespace covers, picked under a lock, so that concurrent
+# runs get distinct ones: .1 is this side, hosts get .2 to .30 in the order they join.
+E2E_LAN_SUBNETS="198.51.100 203.0.113"   # each split in eight /27
+E2E_LAN_PREFIXLEN=27
+E2E_LAN_MAX_HOSTS=29
+
+# _e2e_lan_subnet_free BASE: no route of this namespace (addresses have theirs) within or
+# around BASE/27, the default route aside
+_e2e_lan_subnet_free() {
+    [ -z "$(ip -4 route show root "$1/$E2E_LAN_PREFIXLEN" table all 2>/dev/null)" ] &&
+    ! ip -4 route show match "$1/$E2E_LAN_PREFIXLEN" 2>/dev/null | grep -qv '^default'
+}
+# _e2e_lan_addr N: address N of the run's LAN (1 = this side)
+_e2e_lan_addr() {
+    local base; base=$(cat "$E2E_ROOT/lan/subnet")
+    echo "${base%.*}.$(( ${base##*.} + $1 ))"
+}
+
+# e2e_lan_up: makes the run's LAN (once); sets E2E_LAN_SUBNET (A.B.C.D/27), E2E_LAN_ADDR
+# (this side's address) and E2E_LAN_SWITCH (the bridge's namespace)
+e2e_lan_up() {
+    local -; set +e +o pipefail
+    _e2e_need_init
+    local sw dev l c i base=""
+    sw=$(_e2e_netns_name lan); dev="dfe$(_e2e_run_id)"; l=$E2E_ROOT/lan
+    if [ -s "$l/subnet" ] && [ -e "/run/netns/$sw" ]; then
+        _e2e_lan_vars; return 0
+    fi
+    mkdir -p "$l" && _e2e_netns_new "$sw" || return 1
+    ip -n "$sw" link add br0 type bridge && ip -n "$sw" link set br0 up || return 1
+    exec 8> "$E2E_CACHE/.lan.lock"
+    flock 8
+    for c in $E2E_LAN_SUBNETS; do
+        for ((i = 0; i < 256; i += 32)); do
+            _e2e_lan_subnet_free "$c.$i" && { base=$c.$i; break 2; }
+        done
+    done
+    if [ -z "$base" ]; then
+        flock -u 8; exec 8>&-
+        e2e_log "lan: every /27 of $E2E_LAN_SUBNETS is in use here"; return 1
+    fi
+    echo "$base" > "$l/subnet"; echo "$sw" > "$l/switch"; echo "$dev" > "$l/rootdev"
+    ip link add "$dev" type veth peer name uplink netns "$sw" &&
+    ip addr add "$(_e2e_lan_addr 1)/$E2E_LAN_PREFIXLEN" dev "$dev" &&
+    ip link set "$dev" up &&
+    ip -n "$sw" link set uplink master br0 up
+    local rc=$?
+    flock -u 8; exec 8>&-
+    [ $rc = 0 ] || { e2e_log "lan: setup failed"; return 1; }
+    _e2e_wait_carrier "" "$dev"
+    _e2e_lan_vars
+    e2e_log "lan: $E2E_LAN_SUBNET, this side $E2E_LAN_ADDR on $dev, switch $sw"
+}
+_e2e_lan_switch() { cat "$E2E_ROOT/lan/switch"; }
+_e2e_lan_vars() {
+    E2E_LAN_SUBNET=$(cat "$E2E_ROOT/lan/subnet")/$E2E_LAN_PREFIXLEN
+    E2E_LAN_ADDR=$(_e2e_lan_addr 1)
+    # shellcheck disable=SC2034  # for the tests
+    E2E_LAN_SWITCH=$(cat "$E2E_ROOT/lan/switch")
+}
+
+# _e2e_lan_host NAME: host NAME's place on the LAN: its namespace, its port on the switch
+# and its address (kept for the run: a host brought down and up again gets them back).
+# Recorded in $E2E_ROOT/lan/host-NAME as "INDEX ADDR NETNS PORT".
+_e2e_lan_host() {
+    local name=$1 f n ns port addr sw
+    e2e_lan_up || return 1
+    f=$E2E_ROOT/lan/host-$name
+    sw=$(_e2e_lan_switch)
+    if [ -s "$f" ]; then
+        read -r n addr ns port < "$f"
+        [ -e "/run/netns/$ns" ] && return 0
+    else
+        n=$(( $(find "$E2E_ROOT/lan" -name 'host-*' | wc -l) + 1 ))
+        [ "$n" -le "$E2E_LAN_MAX_HOSTS" ] || { e2e_log "lan: more than $E2E_LAN_MAX_HOSTS hosts"; return 1; }
+        addr=$(_e2e_lan_addr $((n + 1))); ns=$(_e2e_netns_name "h-$name"); port=p$n
+    fi
+    _e2e_netns_new "$ns" &&
+    ip -n "$sw" link add "$port" type veth peer name lan0 netns "$ns" &&
+    ip -n "$sw" link set "$port" master br0 up &&
+    ip -n "$ns" addr add "$addr/$E2E_LAN_PREFIXLEN" dev lan0 &&
+    ip -n "$ns" link set lan0 up || { e2e_log "lan: cannot attach host $name"; return 1; }
+    echo "$n $addr $ns $port" > "$f"
+    _e2e_wait_carrier "$ns" lan0 || e2e_log "lan: WARNING: lan0 of $name has no carrier"
+    e2e_log "lan: host $name is $addr (namespace $ns, switch port $port)"
+}
+# _e2e_lan_get NAME index|addr|netns|port
+_e2e_lan_get() {
+    local n addr ns port
+    read -r n addr ns port < "$E2E_ROOT/lan/host-$1" 2>/dev/null || return 1
+    case $2 in index) echo "$n";; addr) echo "$addr";; netns) echo "$ns";; port) echo "$port";; esac
+}
+
+# e2e_host_addr NAME: host NAME's LAN address
+e2e_host_addr() {
+    _e2e_lan_get "$1" addr || { e2e_log "host $1 is not on the LAN (e2e_host_up --lan)"; return 1; }
+}
+# e2e_host_tcp_uri NAME [qemu|test]: qemu+tcp://ADDR/system (default) or
+# test+tcp://ADDR/default: host NAME's libvirtd over the LAN
+e2e_host_tcp_uri() {
+    local a; a=$(e2e_host_addr "$1") || return 1
+    case ${2:-qemu} in
+        qemu) echo "qemu+tcp://$a/system";;
+        test) echo "test+tcp://$a/default";;
+        *) e2e_log "e2e_host_tcp_uri: driver qemu or test, not $2"; return 2;;
+    esac
+}
+
+# e2e_link_cut NAME [down|drop]: cuts host NAME off the LAN (it keeps running).
+#   down (default): its switch port goes down, as if its cable were pulled: the host's
+#     link loses its carrier, nothing reaches it; new connections fail once ARP gives up
+#     (EHOSTUNREACH, ~3 s), established ones see silence.
+#   drop: the host's firewall drops every packet in and out of lan0 (iptables in its own
+#     namespace): the link stays up and ARP answers, but TCP sees pure silence (a
+#     connect hangs in SYN retries).
+# e2e_link_restore NAME undoes it.
+e2e_link_cut() {
+    local -; set +e +o pipefail
+    local name=$1 mode=${2:-down} ns port f
+    ns=$(_e2e_lan_get "$name" netns) && port=$(_e2e_lan_get "$name" port) ||
+        { e2e_log "host $name is not on the LAN"; return 1; }
+    f=$E2E_ROOT/lan/cut-$name
+    [ -e "$f" ] && { e2e_log "lan: link of $name already cut ($(cat "$f"))"; return 0; }
+    case $mode in
+        down) ip -n "$(_e2e_lan_switch)" link set "$port" down || return 1;;
+        drop) ip netns exec "$ns" iptables -w -I INPUT -i lan0 -j DROP &&
+              ip netns exec "$ns" iptables -w -I OUTPUT -o lan0 -j DROP || return 1;;
+        *) e2e_log "e2e_link_cut: mode down or drop, not $mode"; return 2;;
+    esac
+    echo "$mode" > "$f"
+    e2e_log "lan: link of $name cut ($mode)"
+}
+e2e_link_restore() {
+    local -; set +e +o pipefail
+    local name=$1 ns port f mode
+    ns=$(_e2e_lan_get "$name" netns) && port=$(_e2e_lan_get "$name" port) ||
+        { e2e_log "host $name is not on the LAN"; return 1; }
+    f=$E2E_ROOT/lan/cut-$name
+    mode=$(cat "$f" 2>/dev/null) || { e2e_log "lan: link of $name is not cut"; return 0; }
+    case $mode in
+        down) ip -n "$(_e2e_lan_switch)" link set "$port" up &&
+              _e2e_wait_carrier "$ns" lan0 || return 1;;
+        drop) ip netns exec "$ns" iptables -w -D INPUT -i lan0 -j DROP &&
+              ip netns exec "$ns" iptables -w -D OUTPUT -o lan0 -j DROP || return 1;;
+    esac
+    rm -f "$f"
+    e2e_log "lan: link of $name restored"
+}
+
+# ---------------------------------------------------------------- libvirt networks
+# e2e_net_dhcp_up HOST [--subnet A.B.C] [--name NET]: defines and starts, on HOST, an
+# isolated libvirt network NET (default "default"): bridge virbr0, A.B.C.1/24 (default
+# 192.168.150), DHCP A.B.C.100-199 served by libvirt's dnsmasq. HOST must have a network
+# namespace of its own (e2e_host_up --ownnet or --lan): the bridge, the dnsmasq and
+# libvirt's firewall rules then live in there, and nothing touches the machine's network.
+# Sets E2E_NET_SUBNET=A.B.C.
+e2e_net_dhcp_up() {
+    local -; set +e +o pipefail
+    local host=${1:?e2e_net_dhcp_up HOST} subnet=192.168.150 net=default b t0; shift
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --subnet) subnet=$2; shift 2;;
+            --name) net=$2; shift 2;;
+            *) e2e_log "e2e_net_dhcp_up: unknown option $1"; return 2;;
+        esac
+    done
+    b=$(_e2e_hostdir "$host")
+    [ -s "$b/netns" ] || { e2e_log "host $host has no network namespace of its own (e2e_host_up --ownnet or --lan): refusing to make a bridge here"; return 2; }
+    cat > "$b/net-$net.xml" <<EOF
+<network>
+  <name>$net</name>
+  <bridge name='virbr0' stp='off' delay='0'/>
+  <ip address='$subnet.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='$subnet.100' end='$subnet.199'/>
+    </dhcp>
+  </ip>
+</network>
+EOF
+    t0=$(e2e_now)
+    e2e_virsh "$host" net-define "$b/net-$net.xml" >/dev/null &&
+        e2e_virsh "$host" net-start "$net" >/dev/null || return 1
+    # shellcheck disable=SC2034  # for the tests
+    E2E_NET_SUBNET=$subnet
+    e2e_log "host $host: network $net up ($subnet.0/24, DHCP .100-.199) in $(e2e_since "$t0") s"
 }
 
 # ---------------------------------------------------------------- domains
@@ -760,16 +1401,24 @@ _e2e_has_user_net() {
 }
 
 # e2e_domain_xml NAME [--disk] [--cdrom] [--tickpad N] [--cmdline ARGS] [--type qemu|kvm]
+#                [--agent [--hostname H] [--network NET] [--mac MAC]]
 #   Prints the XML of guest NAME: direct kernel boot of the e2e guest ("console=ttyS0
 #   panic=-1"), 128 MiB, 1 vcpu, serial pty logged by virtlogd to
 #   /var/log/libvirt/qemu/NAME-serial0.log (append='off'), a pty console, ACPI,
 #   on_reboot restart, no balloon, a user-mode (slirp) virtio interface when QEMU has one.
 #   --disk: a 64 MiB qcow2 virtio disk vda ($E2E_ROOT/images/NAME.qcow2, created here).
 #   --cdrom: an IDE cdrom hdc with media-a.raw inserted. Type: $E2E_DOMAIN_TYPE.
+#   --agent: the agent guest (e2e_guest_build --agent) instead: the disk vda (implied;
+#   the guest makes it ext2 and mounts it on /mnt), a guest-agent channel
+#   (org.qemu.guest_agent.0, unix socket chosen by libvirt), a virtio interface on libvirt
+#   network NET (default "default", see e2e_net_dhcp_up; MAC if given) instead of the
+#   user-mode one, a virtio balloon with stats every $E2E_BALLOON_PERIOD (2) s, and the
+#   kernel argument e2e.hostname=H (default NAME-guest).
 e2e_domain_xml() {
     local -; set +e +o pipefail
     local name=${1:?e2e_domain_xml NAME}; shift
     local disk="" cdrom="" tickpad="" extra="" type=$E2E_DOMAIN_TYPE g=$E2E_GUEST_DIR
+    local agent="" hn="" network=default mac=""
     while [ $# -gt 0 ]; do
         case $1 in
             --disk) disk=1; shift;;
@@ -777,14 +1426,22 @@ e2e_domain_xml() {
             --tickpad) tickpad=$2; shift 2;;
             --cmdline) extra=$2; shift 2;;
             --type) type=$2; shift 2;;
+            --agent) agent=1; shift;;
+            --hostname) hn=$2; shift 2;;
+            --network) network=$2; shift 2;;
+            --mac) mac=$2; shift 2;;
             *) e2e_log "e2e_domain_xml: unknown option $1"; return 2;;
         esac
     done
+    if [ -n "$agent" ]; then
+        g=$E2E_AGENT_GUEST_DIR; disk=1
+        extra="e2e.hostname=${hn:-$name-guest}${extra:+ $extra}"
+    fi
     case $type in
         qemu|kvm) ;;
         *) e2e_log "E2E_DOMAIN_TYPE=$type not resolved (call e2e_kvm_probe): using qemu"; type=qemu;;
     esac
-    [ -s "$g/vmlinuz" ] || { e2e_log "no guest in $g (e2e_guest_build)"; return 1; }
+    [ -s "$g/vmlinuz" ] || { e2e_log "no guest in $g (e2e_guest_build${agent:+ --agent})"; return 1; }
     local cmdline="console=ttyS0 panic=-1${tickpad:+ tickpad=$tickpad}${extra:+ $extra}"
     local emu; emu=$(command -v qemu-system-x86_64 || echo /usr/bin/qemu-system-x86_64)
     local img=$E2E_ROOT/images/$name.qcow2
@@ -792,7 +1449,7 @@ e2e_domain_xml() {
         e2e_log "qemu-img create $img 64M"
         qemu-img create -q -f qcow2 "$img" 64M >&2 || return 1
     fi
-    e2e_log "domain xml: $name (type $type${disk:+, disk}${cdrom:+, cdrom}${tickpad:+, tickpad $tickpad})"
+    e2e_log "domain xml: $name (type $type${agent:+, agent guest on network $network}${disk:+, disk}${cdrom:+, cdrom}${tickpad:+, tickpad $tickpad})"
     cat <<EOF
 <domain type='$type'>
   <name>$name</name>
@@ -828,12 +1485,16 @@ EOF
       <readonly/>
     </disk>
 EOF
-    _e2e_has_user_net && cat <<EOF
+    if [ -n "$agent" ]; then
+        _e2e_agent_devices "$network" "$mac"
+    else
+        _e2e_has_user_net && cat <<EOF
     <interface type='user'>
       <model type='virtio'/>
       <rom enabled='no'/>
     </interface>
 EOF
+    fi
     cat <<EOF
     <serial type='pty'>
       <log file='/var/log/libvirt/qemu/$name-serial0.log' append='off'/>
@@ -842,9 +1503,36 @@ EOF
     <console type='pty'>
       <target type='serial' port='0'/>
     </console>
-    <memballoon model='none'/>
+EOF
+    if [ -n "$agent" ]; then
+        cat <<EOF
+    <memballoon model='virtio'>
+      <stats period='$E2E_BALLOON_PERIOD'/>
+    </memballoon>
+EOF
+    else
+        echo "    <memballoon model='none'/>"
+    fi
+    cat <<EOF
   </devices>
 </domain>
+EOF
+}
+
+# _e2e_agent_devices NETWORK MAC: the agent guest's interface and agent channel
+_e2e_agent_devices() {
+    cat <<EOF
+    <interface type='network'>
+EOF
+    [ -n "$2" ] && echo "      <mac address='$2'/>"
+    cat <<EOF
+      <source network='$1'/>
+      <model type='virtio'/>
+      <rom enabled='no'/>
+    </interface>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
 EOF
 }
 
@@ -934,6 +1622,63 @@ e2e_wait_file() {
         sleep 0.1
     done
     e2e_log "$f appeared after $(e2e_since "$t0") s"
+}
+
+# _e2e_poll TIMEOUT WHAT CMD...: runs CMD every 0.1 s until it succeeds (then logs how
+# long it took) or TIMEOUT seconds have passed (rc 1)
+_e2e_poll() {
+    local timeout=$1 what=$2 t0 end; shift 2
+    t0=$(e2e_now); end=$(( ${t0%.*} + timeout ))
+    e2e_log "waiting up to ${timeout}s for $what"
+    until "$@"; do
+        if (( EPOCHSECONDS >= end )); then e2e_log "no $what within ${timeout}s"; return 1; fi
+        sleep 0.1
+    done
+    e2e_log "$what after $(e2e_since "$t0") s"
+}
+
+# e2e_wait_console NAME HOST REGEX TIMEOUT: waits until a line of guest NAME's serial log
+# on HOST (with its rotated files) matches the extended regular expression REGEX
+e2e_wait_console() {
+    local -; set +e +o pipefail
+    _e2e_poll "${4:-60}" "console line /$3/ of $1" _e2e_console_has "$1" "$2" "$3"
+}
+_e2e_console_has() { _e2e_log_stream "$(e2e_serial_log "$1" "$2")" | grep -Eq -- "$3"; }
+
+# e2e_wait_agent NAME HOST TIMEOUT: waits until guest NAME's guest agent answers
+# (`virsh guestinfo NAME --hostname` succeeds; guestinfo does not taint the domain, unlike
+# qemu-agent-command)
+e2e_wait_agent() {
+    local -; set +e +o pipefail
+    _e2e_poll "${3:-60}" "the guest agent of $1" _e2e_agent_answers "$1" "$2"
+}
+_e2e_agent_answers() {
+    timeout 10 virsh -q -c "$(e2e_host_uri "$2")" guestinfo "$1" --hostname >/dev/null 2>&1
+}
+
+# e2e_domifaddr_ipv4 NAME HOST SOURCE: the first non-loopback IPv4 address (without its
+# prefix length) that `virsh domifaddr NAME --source SOURCE` (lease, agent, arp) shows
+e2e_domifaddr_ipv4() {
+    timeout 10 virsh -q -c "$(e2e_host_uri "$2")" domifaddr "$1" --source "$3" 2>/dev/null |
+        awk '$3 == "ipv4" && $4 !~ /^127\./ { sub(/\/.*/, "", $4); print $4; exit }'
+}
+_e2e_has_ipv4() { [ -n "$(e2e_domifaddr_ipv4 "$@")" ]; }
+
+# e2e_wait_lease NAME HOST TIMEOUT: waits until libvirt's DHCP lease file has an IPv4
+# address for guest NAME (`domifaddr --source lease`); prints it. (On a restart with the
+# same MAC the previous lease shows at once, before the guest has asked again.)
+e2e_wait_lease() {
+    local -; set +e +o pipefail
+    _e2e_poll "${3:-60}" "a DHCP lease of $1" _e2e_has_ipv4 "$1" "$2" lease >&2 &&
+        e2e_domifaddr_ipv4 "$1" "$2" lease
+}
+
+# e2e_wait_agent_ip NAME HOST TIMEOUT: waits until guest NAME's agent reports a
+# non-loopback IPv4 address (`domifaddr --source agent`); prints it
+e2e_wait_agent_ip() {
+    local -; set +e +o pipefail
+    _e2e_poll "${3:-60}" "an IPv4 address of $1 from its agent" _e2e_has_ipv4 "$1" "$2" agent >&2 &&
+        e2e_domifaddr_ipv4 "$1" "$2" agent
 }
 
 # e2e_kvm_probe HOST: with E2E_DOMAIN_TYPE=auto, boots a KVM guest on HOST and sets
