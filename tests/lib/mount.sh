@@ -1,9 +1,18 @@
 # mount.sh - start domfs on a fresh mountpoint and always unmount it again.
 #   domfs_mount MNT [domfs args...]   (foreground daemon in the background, waits until
-#                                      the mount answers; DOMFS_PID is its pid)
+#                                      the mount answers, at most DOMFS_MOUNT_TIMEOUT s or
+#                                      until the daemon exits; DOMFS_PID is its pid)
 #   domfs_umount MNT
+#   domfs_logs                        prints the tail of every daemon's log ($MNT.log);
+#                                     done at exit when the test failed
+# Why: every mount test needs a daemon that is really serving before its first check, its
+# log when something went wrong, and no mount or daemon left behind.
 # DOMFS_BIN is set by meson; the daemon's log goes to $MNT.log.
 : "${DOMFS_BIN:?DOMFS_BIN not set (run through meson test)}"
+DOMFS_MOUNT_TIMEOUT=60      # seconds a daemon may take to serve its mount
+DOMFS_EXIT_TIMEOUT=15       # seconds a daemon may take to exit after its unmount
+DOMFS_LOG_LINES=40          # lines of a daemon's log printed on failure
+DOMFS_LOGS=()               # every daemon log of this test
 DOMFS_MOUNTS=()
 
 domfs_mount() {
@@ -12,14 +21,29 @@ domfs_mount() {
     "$DOMFS_BIN" -f "$@" "$mnt" >"$mnt.log" 2>&1 &
     DOMFS_PID=$!
     DOMFS_MOUNTS+=("$mnt:$DOMFS_PID")
-    local i
-    for i in $(seq 1 200); do
+    DOMFS_LOGS+=("$mnt.log")
+    local end=$(( $(date +%s) + DOMFS_MOUNT_TIMEOUT ))
+    while [ "$(date +%s)" -lt "$end" ]; do
         if mountpoint -q "$mnt" && [ -d "$mnt/.domfs" ]; then return 0; fi
         kill -0 "$DOMFS_PID" 2>/dev/null || break
         sleep 0.05
     done
-    echo "# domfs did not mount $mnt:"; sed 's/^/#   /' "$mnt.log"
+    if kill -0 "$DOMFS_PID" 2>/dev/null; then
+        echo "# domfs (pid $DOMFS_PID) did not serve $mnt within $DOMFS_MOUNT_TIMEOUT s:"
+    else
+        echo "# domfs exited before serving $mnt:"
+    fi
+    sed 's/^/#   /' "$mnt.log" | tail -n "$DOMFS_LOG_LINES"
     return 1
+}
+
+domfs_logs() {
+    local f
+    for f in "${DOMFS_LOGS[@]}"; do
+        [ -s "$f" ] || continue
+        echo "# ---- last $DOMFS_LOG_LINES lines of $f"
+        tail -n "$DOMFS_LOG_LINES" "$f" | cut -c1-300 | sed 's/^/#   /'
+    done
 }
 
 # Unmount and check the daemon: it must exit by itself, with status 0 (under the
@@ -33,9 +57,12 @@ domfs_umount() {
     DOMFS_MOUNTS=("${keep[@]}")
     fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
     [ -n "$pid" ] || return 0
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    local end=$(( $(date +%s%N) / 1000000 + DOMFS_EXIT_TIMEOUT * 1000 ))
+    while kill -0 "$pid" 2>/dev/null && [ $(( $(date +%s%N) / 1000000 )) -lt "$end" ]; do
+        sleep 0.05
+    done
     if kill -0 "$pid" 2>/dev/null; then
-        echo "# domfs (pid $pid) did not exit 5 s after unmounting $mnt"
+        echo "# domfs (pid $pid) did not exit $DOMFS_EXIT_TIMEOUT s after unmounting $mnt"
         kill -9 "$pid" 2>/dev/null
         DOMFS_DAEMON_FAILED=1
     fi
@@ -60,6 +87,7 @@ TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/domfs-test.XXXXXX")
 domfs_exit_trap() {
     local rc=$?
     domfs_cleanup
+    [ "$rc" = 0 ] || [ "$rc" = 77 ] || { echo "# the test failed: domfs's logs"; domfs_logs; }
     rm -rf "$TEST_TMP"
     [ "$DOMFS_DAEMON_FAILED" = 0 ] || exit 1
     exit $rc
