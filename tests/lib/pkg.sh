@@ -103,8 +103,8 @@ pkg_fetch() {
     command -v apt-get >/dev/null || return 1
     mkdir -p "$dir" || return 1
     dl=$(mktemp -d "$dir/.dl.XXXXXX") || return 1
-    if ! (cd "$dl" && apt-get download -q "$pkg" >&2); then
-        { [ "$(id -u)" = 0 ] && _pkg_update_once && (cd "$dl" && apt-get download -q "$pkg" >&2); } ||
+    if ! (cd "$dl" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); then
+        { [ "$(id -u)" = 0 ] && _pkg_update_once && (cd "$dl" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); } ||
             { rm -rf "$dl"; return 1; }
     fi
     deb=$(ls "$dl"/*.deb 2>/dev/null | head -1)
