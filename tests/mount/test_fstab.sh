@@ -7,7 +7,8 @@
 # `domfs` is bind-mounted over the first directory of that path (and /run/mount, where
 # mount(8) may record options, is a scratch directory too: the host is not touched).
 # Checks: the mount serves the tree, its source and type in the mount table, domfs's own -o
-# options and `ro` reach it, umount ends the daemon.
+# options and `ro` reach it, umount ends the daemon; examples/mnt-vms.mount is a valid unit
+# whose type and options mount the same way.
 . "$TESTS_DIR/lib/tap.sh"
 : "${DOMFS_BIN:?DOMFS_BIN not set (run through meson test)}"
 [ -e /dev/fuse ] || skip_all "no /dev/fuse on this machine"
@@ -86,6 +87,25 @@ gone $pid; tap_ok $? "umount ends the daemon"
 M=$TMP/mnt2
 out=$(timeout "$MOUNT_TIMEOUT" mount --fstab "$TMP/fstab" test:///default 2>&1); rc=$?
 tap_ok "$rc" "mount --fstab FSTAB test:///default (by its source)" "$out"
+is "$(timeout 10 cat "$M/test/state" 2>&1)" "running" "the tree answers"
+pid=$(daemon_of "$M")
+ok "umount" timeout 10 umount "$M"
+gone $pid; tap_ok $? "umount ends the daemon"
+
+# ---- examples/mnt-vms.mount: a valid systemd unit, and its mount works the same way
+UNIT=${EXAMPLES_DIR:-$TESTS_DIR/../examples}/mnt-vms.mount
+unit_get() { sed -n "s/^$1=//p" "$UNIT" | tail -1; }
+if command -v systemd-analyze >/dev/null; then
+    out=$(systemd-analyze verify --man=no "$UNIT" 2>&1); rc=$?
+    tap_ok "$rc" "systemd-analyze verify examples/mnt-vms.mount" "$out"
+else
+    echo "ok $((TAP_N += 1)) - systemd-analyze verify # SKIP systemd-analyze not installed"
+fi
+is "$(unit_get Type) $(unit_get Where)" "fuse.domfs /mnt/vms" "the unit mounts type fuse.domfs on /mnt/vms (its file name)"
+M=$TMP/mnt4; mkdir -p "$M"
+# the unit's What (qemu:///system) needs the machine's libvirt: mount test:///default instead
+out=$(timeout "$MOUNT_TIMEOUT" mount -t "$(unit_get Type)" test:///default "$M" -o "$(unit_get Options)" 2>&1); rc=$?
+tap_ok "$rc" "mount -t $(unit_get Type) URI DIR -o $(unit_get Options) (the unit's type and options)" "$out"
 is "$(timeout 10 cat "$M/test/state" 2>&1)" "running" "the tree answers"
 pid=$(daemon_of "$M")
 ok "umount" timeout 10 umount "$M"
