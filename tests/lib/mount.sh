@@ -9,6 +9,16 @@
 # log when something went wrong, and no mount or daemon left behind.
 # DOMFS_BIN is set by meson; the daemon's log goes to $MNT.log.
 : "${DOMFS_BIN:?DOMFS_BIN not set (run through meson test)}"
+# As root, the test runs in a mount namespace of its own (re-executed here, before any
+# output): its FUSE mounts then exist nowhere else. A namespace that another program
+# creates from the machine's (a container, a private libvirtd, someone else's test) copies
+# every mount there is at that moment, and such a copy of a test's mount keeps the daemon
+# alive after the test unmounted it ("did not exit after unmounting").
+if [ -z "${DOMFS_TEST_MNTNS:-}" ] && [ "$(id -u)" = 0 ] &&
+   unshare -m --propagation private true 2>/dev/null; then
+    export DOMFS_TEST_MNTNS=1
+    exec unshare -m --propagation private "$BASH" "$0" "$@"
+fi
 DOMFS_MOUNT_TIMEOUT=60      # seconds a daemon may take to serve its mount
 DOMFS_EXIT_TIMEOUT=15       # seconds a daemon may take to exit after its unmount
 DOMFS_LOG_LINES=40          # lines of a daemon's log printed on failure
@@ -46,6 +56,16 @@ domfs_logs() {
     done
 }
 
+# domfs_holders MNT: the processes whose mount namespace still has MNT mounted (a namespace
+# created while the mount existed keeps a copy, which keeps the daemon's connection alive
+# after our unmount); printed when a daemon does not exit
+domfs_holders() {
+    grep -l -F " $1 " /proc/[0-9]*/mountinfo 2>/dev/null | while read -r f; do
+        p=${f#/proc/}; p=${p%%/*}
+        echo "#   pid $p ($(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-120)) mnt ns $(readlink "/proc/$p/ns/mnt" 2>/dev/null)"
+    done | head -20
+}
+
 # Unmount and check the daemon: it must exit by itself, with status 0 (under the
 # sanitizers a memory error or leak makes that status non-zero).
 DOMFS_DAEMON_FAILED=0
@@ -62,7 +82,9 @@ domfs_umount() {
         sleep 0.05
     done
     if kill -0 "$pid" 2>/dev/null; then
-        echo "# domfs (pid $pid) did not exit $DOMFS_EXIT_TIMEOUT s after unmounting $mnt"
+        echo "# domfs (pid $pid) did not exit $DOMFS_EXIT_TIMEOUT s after unmounting $mnt;" \
+             "processes that still have it mounted (ours: $(readlink /proc/self/ns/mnt)):"
+        domfs_holders "$mnt"
         kill -9 "$pid" 2>/dev/null
         DOMFS_DAEMON_FAILED=1
     fi
