@@ -30,10 +30,13 @@ pkg_missing() {
 }
 
 # every link that makes systemd start a unit (enable), in /etc and /usr/local
+# (only directories that exist: a failing find would end a `set -e -o pipefail` caller)
 _pkg_wants_list() {
-    find /etc/systemd /usr/local/lib/systemd 2>/dev/null \
-        \( -path '*.wants/*' -o -path '*.requires/*' -o -path '*.upholds/*' \) \
-        \( -type l -o -type f \) -print | LC_ALL=C sort
+    local d dirs=()
+    for d in /etc/systemd /usr/local/lib/systemd; do [ -d "$d" ] && dirs+=("$d"); done
+    [ ${#dirs[@]} -gt 0 ] || return 0
+    { find "${dirs[@]}" \( -path '*.wants/*' -o -path '*.requires/*' -o -path '*.upholds/*' \) \
+          \( -type l -o -type f \) -print 2>/dev/null || true; } | LC_ALL=C sort
 }
 
 pkg_wants_snapshot() { _pkg_wants_list > "$1"; }
