@@ -20,6 +20,15 @@ EVPY=$(dirname "${BASH_SOURCE[0]}")/events.py
 ev() { timeout 60 /usr/bin/python3 "$EVPY" "$@"; }
 V="virsh -q -c '$LVD_URI'"
 LINE_RE='^[0-9]{10}\.[0-9]{3} [^ ]+ [^ ]+( [^ ]+)*$'
+# awaited DESCRIPTION EVENT CMD: runs CMD with a reader open and checks that the next line
+# is "<guest> EVENT": a change whose line is not read before the next reader opens would
+# reach that reader instead of its own event (events arrive from libvirt asynchronously,
+# after the write or the virsh call has returned)
+awaited() {
+    local got
+    got=$(ev fmt "$E" "$3" | sed -n 1p)
+    is "${got#* }" "$2" "$1"
+}
 
 # ---- format, and the state file already shows the change when the line is readable
 out=$(ev fmt "$E" "echo suspend > '$G/state'" "$G/state" "$G/reason")
@@ -96,7 +105,7 @@ like "$(sed -n 2p <<< "$out")" '^POLLIN 0\.[0-9]+$' "select(): wakes up within a
 like "$(sed -n 3p <<< "$out")" ' test lifecycle resumed unpaused$' "and the line is there"
 out=$(ev poll "$E" 0.3 "$V suspend test")
 like "$(sed -n 2p <<< "$out")" '^POLLIN 0\.[0-9]+$' "poll(): woken by a virsh change too"
-lvd_virsh resume test >/dev/null
+awaited "virsh resume: its line is read before the next reader opens" "test lifecycle resumed unpaused" "$V resume test"
 out=$(ev repoll "$E" "echo suspend > '$G/state'" "echo resume > '$G/state'")
 is "$(sed -n 1p <<< "$out")" "woken" "poll() again and again: first wake-up"
 is "$(sed -n 3p <<< "$out")" "idle" "after reading the line: not readable"
@@ -105,7 +114,7 @@ like "$(sed -n 5p <<< "$out")" ' test lifecycle resumed unpaused$' "second line"
 out=$(ev small "$E" "echo suspend > '$G/state'")
 [ "$(sed -n 1p <<< "$out")" -gt 3 ]; tap_ok $? "reads of 7 bytes: the line comes in pieces"
 like "$(sed -n 2p <<< "$out")" '^[0-9]{10}\.[0-9]{3} test lifecycle suspended paused$' "and the pieces make the whole line"
-ok "resume" bash -c "echo resume > '$G/state'"
+awaited "resume: its line is read before the next reader opens" "test lifecycle resumed unpaused" "echo resume > '$G/state'"
 
 # ---- a name that tries to forge fields (libvirt refuses a newline in a name defined
 # through the API; a tab and spaces pass): one line, the name one escaped token
@@ -114,7 +123,9 @@ out=$(ev two "$E" "$V define '$TEST_TMP/inj.xml'")
 is "$(sed -n 1p <<< "$out" | cut -d' ' -f2-)" "inj%091%20test%20lifecycle%20stopped%20destroyed lifecycle defined added" \
    "a guest name with a tab and spaces: the name is one escaped token"
 like "$(sed -n 2p <<< "$out")" ' lifecycle defined added$' "the next line is the same event for reader 2, not a forged one"
-ok "undefine it" lvd_virsh undefine "$(printf 'inj\t1 test lifecycle stopped destroyed')"
+awaited "undefine it: its line is read before the next reader opens" \
+    "inj%091%20test%20lifecycle%20stopped%20destroyed lifecycle undefined removed" \
+    "$V undefine \"\$(printf 'inj\\t1 test lifecycle stopped destroyed')\""
 
 # ---- several readers
 out=$(ev two "$E" "echo suspend > '$G/state'")
@@ -125,7 +136,7 @@ out=$(ev late "$E" "echo resume > '$G/state'" "echo suspend > '$G/state'")
 like "$(sed -n 1p <<< "$out")" ' test lifecycle resumed unpaused$' "reader 1: the first event"
 like "$(sed -n 2p <<< "$out")" ' test lifecycle suspended paused$' "a reader opened later starts at its open: the second event only"
 like "$(sed -n 3p <<< "$out")" ' test lifecycle suspended paused$' "reader 1: the second event next"
-ok "resume" bash -c "echo resume > '$G/state'"
+awaited "resume: its line is read before the next reader opens" "test lifecycle resumed unpaused" "echo resume > '$G/state'"
 
 # ---- every line has the format
 out=$(ev order "$E" 1 "echo suspend > '$G/state'" "echo resume > '$G/state'")

@@ -11,21 +11,28 @@ tap_skip() {   # tap_skip DESCRIPTION REASON
     echo "ok $TAP_N - $1 # SKIP $2"
 }
 
-# ensure_tool CMD PACKAGE: CMD is there, or gets installed from Debian; else prints why not
+# promtool and the node exporter come from Debian's packages, downloaded and unpacked
+# (never installed: both packages ship and enable a system service) into a cache kept
+# across runs. Both are Go programs that need only libc.
+. "$TESTS_DIR/lib/pkg.sh"
+TOOLS_CACHE=${DOMFS_TOOLS_CACHE:-/var/tmp/domfs-tools}
+# ensure_tool VAR CMD PACKAGE: sets VAR to CMD's path (from the cache, fetched if need be,
+# else an installed one); else sets TOOL_WHY to why not and returns 1
 ensure_tool() {
-    command -v "$1" >/dev/null && return 0
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        echo "$1 missing (Debian package $2) and cannot be installed here (not root or no apt-get)"
+    local dir=$TOOLS_CACHE/$3
+    if pkg_fetch "$3" "$dir" && [ -x "$dir/usr/bin/$2" ]; then
+        printf -v "$1" '%s' "$dir/usr/bin/$2"
+    elif command -v "$2" >/dev/null; then
+        printf -v "$1" '%s' "$(command -v "$2")"
+    else
+        TOOL_WHY="$2 missing: apt-get download $3 into $dir failed (no package mirror?) and none installed"
         return 1
     fi
-    echo "# installing $2 for $1" >&2
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "$2" >&2 &&
-       ! { DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=300 >&2 &&
-           DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "$2" >&2; }; then
-        echo "apt-get install $2 failed (no package mirror reachable?)"
-        return 1
-    fi
-    command -v "$1" >/dev/null || { echo "$2 installed but $1 not found"; return 1; }
+}
+# fetch_url URL: the body of an HTTP GET, fails on an error status (python3, not curl:
+# meson brings python3, nothing brings curl)
+fetch_url() {
+    python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1" 2>/dev/null
 }
 
 # Three guests: running (with a disk and an interface), shut off, and paused with a name
@@ -114,24 +121,24 @@ like "$text" "domfs_guest_state\\{host=\"[^\"]*\",name=\"web\",state=\"paused\"\
 check_guests "$text"
 
 # ---- promtool
-if why=$(ensure_tool promtool prometheus); then
-    out=$(promtool check metrics < "$PROM" 2>&1); rc=$?
+if ensure_tool PROMTOOL promtool prometheus; then
+    out=$("$PROMTOOL" check metrics < "$PROM" 2>&1); rc=$?
     tap_ok "$rc" "promtool check metrics accepts metrics.prom" "$out"
     is "$out" "" "promtool has no lint complaint"
 else
-    tap_skip "promtool check metrics" "$why"
+    tap_skip "promtool check metrics" "$TOOL_WHY"
 fi
 
 # ---- the node exporter's textfile collector on .domfs/
-if why=$(ensure_tool prometheus-node-exporter prometheus-node-exporter); then
+if ensure_tool NODE_EXPORTER prometheus-node-exporter prometheus-node-exporter; then
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    prometheus-node-exporter --collector.disable-defaults --collector.textfile \
+    "$NODE_EXPORTER" --collector.disable-defaults --collector.textfile \
         --collector.textfile.directory="$M/.domfs" --web.listen-address="127.0.0.1:$port" \
         >"$TEST_TMP/node-exporter.log" 2>&1 &
     ne=$!
     scrape=""
     for _ in $(seq 100); do
-        scrape=$(curl -sf "http://127.0.0.1:$port/metrics") && break
+        scrape=$(fetch_url "http://127.0.0.1:$port/metrics") && break
         kill -0 "$ne" 2>/dev/null || break
         sleep 0.1
     done
@@ -144,7 +151,7 @@ if why=$(ensure_tool prometheus-node-exporter prometheus-node-exporter); then
     ok "node exporter stopped" sh -c "! kill -0 $ne 2>/dev/null"
     [ -n "$scrape" ] || sed 's/^/# node exporter: /' "$TEST_TMP/node-exporter.log"
 else
-    tap_skip "node exporter textfile collector" "$why"
+    tap_skip "node exporter textfile collector" "$TOOL_WHY"
 fi
 
 # ---- .domfs/events under load
