@@ -322,6 +322,8 @@ super_on_prepared(Super *s, SuperChild *c)
         return;
     }
     if (s->cur.state != CHILD_STOPPING) {
+        super_log(s, LOG_INFO, "upgrade: server %d is ready to take over; stopping %d",
+                  c->pid, s->cur.pid);
         super_send(s->cur.ctl, TK_MSG_STOP, 0, NULL, 0);
         s->cur.state = CHILD_STOPPING;
         s->stop_deadline_ms = super_now_ms() + TAKEOVER_DRAIN_MS + SUPER_STOP_GRACE_MS;

@@ -93,7 +93,7 @@ start_namespace() {
     unshare -m --propagation slave bash -c '
         mount --bind "$1" "$2" || exit 1
         pids=()
-        for i in 1 2 3 4; do "$4" "$2" "$3/stop" "$3/reader$i.out" & pids+=($!); done
+        for i in 1 2 3 4; do "$4" "$2" "$3/stop" "$3/reader$i$5.out" & pids+=($!); done
         (cat "$2/wait" >"$3/wait.out" 2>"$3/wait.err"; echo $? >"$3/wait.rc") &
         pids+=($!)
         tail -n +1 -s 0.1 -f "$2/ticks" >"$3/tail.out" 2>"$3/tail.err" &
@@ -102,7 +102,7 @@ start_namespace() {
         while [ ! -e "$3/stop" ]; do sleep 0.1; done
         wait "${pids[@]}"
         sleep 0.3; kill $tailpid; wait $tailpid
-        touch "$3/ns-done"' _ "$M" "$B" "$T" "$TKREADER_BIN" &
+        touch "$3/ns-done"' _ "$M" "$B" "$T" "$TKREADER_BIN" "${1:-}" &
     NSPID=$!
     wait_until 5000 test -e "$T/ns-ready"
     tap_ok $? "reader namespace up: 4 readers, a blocked reader, tail -f, through a bind mount"
@@ -168,8 +168,21 @@ after_round() {
 # ---- the readers' verdict and the stall figures ----
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2); else print "-"}'; }
 
+# log_times PATTERN: the log's timestamps (CLOCK_REALTIME ms) of lines matching PATTERN
+log_times() { grep -- "$1" "$S/tkfs.log" | awk '{printf "%.0f\n", $1 * 1000}'; }
+# longest_call FROM TO: the longest reader call (over TKR_STALL_MS) overlapping [FROM, TO]
+longest_call() {
+    cat "$T"/reader?.out | awk -v a="$1" -v b="$2" \
+        '$1 == "stall" && $2 >= a && $2 - $3 <= b && $3 > m {m = $3} END {print m + 0}'
+}
+stats() { # stats NAME UNIT VALUES...: max and median
+    local name=$1 unit=$2; shift 2
+    echo "# stall: $name: max $(printf '%s\n' "$@" | sort -n | tail -1) $unit, median $(printf '%s\n' "$@" | median) $unit ($*)"
+}
+
 check_readers() {
-    local f total=0 errs=0 enotconn=0 eio=0 maxs=0 per_round=() k end
+    local f total=0 errs=0 enotconn=0 eio=0 k t0 served handed
+    local calls=() gaps=() handovers=() served_at=() handing_at=()
     for i in 1 2 3 4; do
         f=$T/reader$i.out
         [ -s "$f" ] || { tap_ok 1 "reader $i reported"; continue; }
@@ -184,18 +197,33 @@ check_readers() {
         "$(grep -h '^error' "$T"/reader*.out | head -20)"
     tap_ok "$( [ "$total" -gt "$((ROUNDS * 4))" ] && echo 0 || echo 1)" \
         "the readers went on: $total passes over the tree"
-    # per round: the longest call that ended between this round's signal and the next
+    # each round's outage: from the signal (kill) or the old server's last answer
+    # (upgrade: "handing over") to the new server's "serving"; the longest reader call
+    # overlapping it is what a reader saw (calls under 5 ms are not listed: 0 = < 5)
+    mapfile -t served_at < <(log_times 'serving:')
+    mapfile -t handing_at < <(log_times 'stopping [0-9]*$')
     for k in "${!KILL_TIMES[@]}"; do
-        end=${KILL_TIMES[$((k + 1))]:-99999999999999}
-        per_round+=("$(cat "$T"/reader*.out | awk -v a="${KILL_TIMES[$k]}" -v b="$end" \
-            '$1 == "stall" && $2 >= a && $2 < b && $3 > m {m = $3} END {print m + 0}')")
+        t0=${KILL_TIMES[$k]}
+        served=$(printf '%s\n' "${served_at[@]}" | awk -v t="$t0" '$1 >= t {print; exit}')
+        handed=$(printf '%s\n' "${handing_at[@]}" | awk -v t="$t0" '$1 >= t {print; exit}')
+        [ -n "$served" ] || continue
+        # an upgrade's outage starts when the old server is told to stop reading
+        calls+=("$(longest_call "${handed:-$t0}" "$served")")
+        gaps+=("$((served - t0))")
+        [ -n "$handed" ] && handovers+=("$((served - handed))")
     done
-    maxs=$(printf '%s\n' "${per_round[@]}" | sort -n | tail -1)
-    echo "# stall: longest reader call per $MODE (ms): ${per_round[*]}"
-    echo "# stall: readers' longest call over $ROUNDS ${MODE}s: max $maxs ms, median $(printf '%s\n' "${per_round[@]}" | median) ms"
-    echo "# stall: signal to first answer through the bind mount (ms): ${GAPS[*]}"
-    echo "# stall: signal to first answer: max $(printf '%s\n' "${GAPS[@]}" | sort -n | tail -1) ms, median $(printf '%s\n' "${GAPS[@]}" | median) ms"
-    echo "# readers: $total passes, $(cat "$T"/reader*.out | awk '/^calls/ {s += $2} END {print s}') calls"
+    stats "baseline, longest reader call in ${QUIET_MS} ms with no $MODE" ms \
+        "$(longest_call "$QUIET_FROM" "$((QUIET_FROM + QUIET_MS))")"
+    stats "longest reader call overlapping each $MODE's outage" ms "${calls[@]}"
+    if [ "$MODE" = kill ]; then
+        stats "kill to the new server serving" ms "${gaps[@]}"
+    else
+        stats "SIGHUP to the new server serving (its 300 ms start-up included, served by the old one meanwhile)" ms "${gaps[@]}"
+        stats "old server told to stop reading to the new server serving" ms "${handovers[@]}"
+    fi
+    [ "$MODE" = kill ] &&
+        stats "kill to the first answer through the bind mount, nsenter + cat included" ms "${GAPS[@]}"
+    echo "# readers: $total passes, $(cat "$T"/reader?.out | awk '/^calls/ {s += $2} END {print s}') calls"
 }
 
 check_blocked() {
@@ -242,7 +270,8 @@ kill|upgrade)
     start_namespace
     err=$(tree_whole "$B" nsenter -t "$NSPID" -m --)
     tap_ok $? "the tree is whole through the bind mount before any $MODE" "$err"
-    sleep 1.1     # past SUPER_STABLE_MS: a kill now is not a crash loop
+    QUIET_FROM=$(ms) QUIET_MS=1100
+    sleep 1.1     # past SUPER_STABLE_MS: a kill now is not a crash loop; and a baseline
     for i in $(seq 1 "$ROUNDS"); do
         "round_$MODE" "$i"
         after_round "$i"
@@ -252,7 +281,7 @@ kill|upgrade)
     check_readers
     check_tail
     # the unmount checks need a live namespace for the lazy case: a new one
-    start_namespace
+    start_namespace .end
     if [ "$MODE" = kill ]; then check_unmount plain; else check_unmount lazy; fi
     ;;
 crashloop)
@@ -266,7 +295,7 @@ crashloop)
     is "$(grep -c 'poison read: crashing' "$S/tkfs.log")" 4 \
         "it crashed 4 servers (the first one and 3 quick respawns)"
     like "$(grep 'supervisor:' "$S/tkfs.log")" "resent requests fail" \
-        "the 4th server was told to fail resent requests"
+        "the server after them was told to fail resent requests"
     is "$(cat "$M/ppid")" "$SUP" "the same supervisor serves on"
     err=$(tree_whole "$M")
     tap_ok $? "the mount is whole after the crash loop" "$err"
@@ -279,8 +308,8 @@ crashloop)
     wait_until 20000 bash -c '! grep -qs "" /proc/$1/stat || grep -q "^[0-9]* ([^)]*) Z" /proc/$1/stat' _ "$SUP"
     tap_ok "$(alive "$SUP" && echo 1 || echo 0)" \
         "servers crashing at start: the supervisor gave up after $(( $(ms) - t0 )) ms" "$(log_tail)"
-    like "$(grep 'supervisor:' "$S/tkfs.log" | tail -3)" "5 crashes in a row.*giving up" \
-        "it says why"
+    like "$(grep 'supervisor:' "$S/tkfs.log" | tail -3 | tr '\n' ' ')" \
+        "5 crashes in a row.*giving up.*exiting \(status 1\)" "it says why, and exits 1"
     is "$(grep -c 'crash-at-start exists' "$S/tkfs.log")" 5 "5 servers tried to start"
     tap_ok "$(mountpoint -q "$M" && echo 1 || echo 0)" "the mount is gone, not left dead"
     left=()

@@ -752,6 +752,12 @@ tkfs_start_delay(void)
         g_usleep(g_ascii_strtoull(d, NULL, 10) * 1000);
 }
 
+static void
+tkfs_handing_over(void *opaque)
+{
+    tkfs_log("handing over");
+}
+
 static int
 tkfs_serve(const TkfsArgs *a, struct fuse_args *args)
 {
@@ -762,6 +768,7 @@ tkfs_serve(const TkfsArgs *a, struct fuse_args *args)
     tkfs_start_delay();
     if (takeover_wait_turn(tkfs.tk) < 0)
         return 1;
+    tkfs_log("my turn");
     tkfs_open_store();
     tkfs_table_init();
     tkfs.se = tkfs_session(a, args);
@@ -772,6 +779,7 @@ tkfs_serve(const TkfsArgs *a, struct fuse_args *args)
     tkfs_log("serving: version %s, generation %" PRIu64 ", %s, resend %s", TKFS_VERSION,
              takeover_generation(tkfs.tk), taken_over ? "taken over" : "mounted",
              ret == 0 ? "ok" : g_strerror(-ret));
+    takeover_set_stop_fn(tkfs.tk, tkfs_handing_over, NULL);
     takeover_ready(tkfs.tk);
     if (tkfs.tk)
         tkfs_detach_stdio();

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TKR_STALL_MS 20
+#define TKR_STALL_MS 5
 #define TKR_MAX_LINES 10000
 
 typedef struct {
