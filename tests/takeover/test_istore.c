@@ -430,11 +430,16 @@ test_sigkill_in_compaction(void)
                 _exit(1);
             for (guint i = 0; i < COMPACT_LIVE; i++)
                 put_update(st, i);
+            __atomic_store_n(done, COMPACT_LIVE, __ATOMIC_SEQ_CST);
             for (guint i = COMPACT_LIVE;; i++) {
                 put_update(st, i);
                 __atomic_store_n(done, i + 1, __ATOMIC_SEQ_CST);
             }
         }
+        /* every node exists before the kill can come (a slow start under ASan) */
+        while (__atomic_load_n(done, __ATOMIC_SEQ_CST) < COMPACT_LIVE &&
+               waitpid(pid, NULL, WNOHANG) == 0)
+            g_usleep(100);
         g_usleep(g_rand_int_range(r, 3000, 30000));
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

@@ -27,6 +27,12 @@ ROUNDS=${TK_ROUNDS:-20}
 for c in unshare nsenter fusermount3 tail; do
     command -v "$c" >/dev/null || skip_all "no $c on this machine"
 done
+# The whole test in a mount namespace of its own (private): a namespace another program
+# on this machine creates meanwhile would otherwise get a copy of the test's FUSE mount,
+# keep its superblock alive and make "unmounting ends every process" untrue.
+if [ -z "${TK_OWN_NS:-}" ]; then
+    TK_OWN_NS=1 exec unshare -m --propagation private "$BASH" "$0" "$@"
+fi
 kver=$(uname -r | sed -E 's/^([0-9]+)\.([0-9]+).*/\1 \2/')
 read -r kmaj kmin <<<"$kver"
 if [ "$kmaj" -lt 6 ] || { [ "$kmaj" = 6 ] && [ "$kmin" -lt 9 ]; }; then
@@ -227,7 +233,7 @@ check_readers() {
 }
 
 check_blocked() {
-    echo released >"$S/release"
+    echo released >"$S/release.new" && mv "$S/release.new" "$S/release"
     wait_until 5000 test -e "$T/wait.rc"
     is "$(cat "$T/wait.rc" 2>/dev/null):$(cat "$T/wait.out" 2>/dev/null)" "0:released" \
         "the blocked reader completed after every $MODE, once released" "$(cat "$T/wait.err" 2>/dev/null)"
@@ -256,7 +262,10 @@ check_unmount() {
     fi
     wait_until 5000 bash -c '! grep -qs "" /proc/$1/stat || grep -q "^[0-9]* ([^)]*) Z" /proc/$1/stat' _ "$SUP"
     tap_ok "$(alive "$SUP" && echo 1 || echo 0)" "unmounted ($how): the supervisor exited" \
-        "$(log_tail; echo "processes that still see the mount:"; grep -l "$T" /proc/[0-9]*/mountinfo 2>/dev/null)"
+        "$(log_tail; echo "processes that still see the mount:"; grep -l "$T" /proc/[0-9]*/mountinfo 2>/dev/null
+           echo "fuse connections (waiting):"; grep -H . /sys/fs/fuse/connections/*/waiting
+           for p in "${PIDS[@]}"; do alive "$p" && for t in /proc/$p/task/*; do
+               echo "server $p thread ${t##*/}: $(cut -d' ' -f3 $t/stat) $(cat $t/wchan)"; done; done)"
     local left=()
     for p in "${PIDS[@]}"; do alive "$p" && left+=("$p"); done
     is "${left[*]}" "" "unmounted ($how): no server process left"

@@ -539,7 +539,9 @@ tkfs_read_wait(fuse_req_t req, off_t off)
     gsize len = 0;
 
     takeover_park_current();
-    while (!g_file_get_contents(path, &text, &len, NULL)) {
+    /* an empty file: the writer created it and has not written yet */
+    while (!g_file_get_contents(path, &text, &len, NULL) || len == 0) {
+        g_clear_pointer(&text, g_free);
         if (fuse_req_interrupted(req)) {
             fuse_reply_err(req, EINTR);
             return;
