@@ -83,7 +83,7 @@ super_log(Super *s, int prio, const char *fmt, ...)
     va_end(ap);
     if (s->cfg->log)
         s->cfg->log(prio, msg);
-    else if (s->first_ready)
+    else if (s->first_ready && !s->cfg->foreground)
         syslog(prio, "supervisor: %s", msg);
     else
         fprintf(stderr, "domfs: supervisor: %s\n", msg);
@@ -167,6 +167,8 @@ super_exec_child(Super *s, int ctl)
         else
             close(TAKEOVER_FD_CTL + i);
     }
+    /* nothing else the supervisor inherited (a test harness's pipes, ...) */
+    close_range(TAKEOVER_FD_FUSE + 1, ~0u, 0);
     setenv(TAKEOVER_ENV, "1", 1);
     execv(s->cfg->exe, s->cfg->argv);
     fprintf(stderr, "domfs: supervisor: cannot run %s: %s\n", s->cfg->exe, strerror(errno));
@@ -197,7 +199,7 @@ super_spawn(Super *s, SuperChild *c, uint32_t flags)
     *c = (SuperChild){ .pid = pid, .ctl = sv[0], .state = CHILD_STARTING,
                        .started_ms = super_now_ms() };
     h.proto = TAKEOVER_PROTO;
-    h.flags = flags;
+    h.flags = flags | (s->cfg->foreground ? TK_HELLO_FOREGROUND : 0);
     super_send(c->ctl, TK_MSG_HELLO, s->generation, &h, sizeof(h));
     super_log(s, LOG_INFO, "started server %d (generation %" G_GUINT64_FORMAT "%s)", pid,
               s->generation, flags & TK_HELLO_FAIL_RESENT ? ", resent requests fail" : "");
@@ -297,13 +299,15 @@ super_on_first_ready(Super *s)
 
     s->first_ready = true;
     super_verdict(s, 0);
-    /* from now on children get no terminal, and the supervisor pins no directory */
-    if (null >= 0) {
+    /* from now on the supervisor pins no directory, and in the background children get
+     * no terminal */
+    if (null >= 0 && !s->cfg->foreground) {
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
         dup2(null, STDERR_FILENO);
-        close(null);
     }
+    if (null >= 0)
+        close(null);
     if (chdir("/") < 0)
         super_log(s, LOG_WARNING, "chdir /: %s", strerror(errno));
 }
@@ -640,10 +644,9 @@ super_daemonize(const SuperConfig *cfg)
     close(fds[0]);
     setsid();
     /* descriptors the shell or a test harness left open must not reach the children */
-    for (int fd = 3; fd < 1024; fd++) {
-        if (fd != fds[1])
-            close(fd);
-    }
+    if (fds[1] > 3)
+        close_range(3, fds[1] - 1, 0);
+    close_range(fds[1] + 1, ~0u, 0);
     if (!cfg->log)
         openlog("domfs", LOG_PID, LOG_DAEMON);
     _exit(super_run(cfg, fds[1]));

@@ -28,6 +28,7 @@
  * of it, no thread, no libvirt. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SUPER_STABLE_MS 1000
@@ -45,7 +46,9 @@ typedef struct {
                                  * children after the first run in / */
     const char *mountpoint;     /* absolute: unmounted when the supervisor gives up */
     size_t store_region_bytes;  /* 0: ISTORE_DEFAULT_REGION_BYTES */
-    SuperLogFn log;             /* NULL: stderr until the first child serves, then syslog */
+    SuperLogFn log;             /* NULL: stderr until the first child serves, then syslog
+                                 * (foreground: stderr) */
+    bool foreground;            /* super_run in the started process (-f): stdio stays */
 } SuperConfig;
 
 /* The absolute path of the running binary (/proc/self/exe), resolved now: a later package
@@ -58,8 +61,9 @@ char *super_resolve_exe(void);
  * (-errno). Call it before any thread exists. */
 int super_daemonize(const SuperConfig *cfg);
 
-/* Be the supervisor in this process (for a foreground service manager). VERDICT_FD gets
- * one byte, the first child's verdict, then is closed (-1: none). Returns the exit status:
- * 0 after an unmount or an orderly stop, 1 when it gave up or the first child failed (its
- * own status when it exited with one). */
+/* Be the supervisor in this process (foreground, -f: a service manager's main process, a
+ * container's entrypoint). Call it before any thread exists. VERDICT_FD gets one byte,
+ * the first child's verdict, then is closed (-1: none). Returns the exit status: 0 after
+ * an unmount or an orderly stop, 1 when it gave up, the first child's status when that
+ * one failed to start. */
 int super_run(const SuperConfig *cfg, int verdict_fd);

@@ -226,6 +226,12 @@ takeover_generation(const Takeover *tk)
 }
 
 bool
+takeover_foreground(const Takeover *tk)
+{
+    return tk && (tk->hello.flags & TK_HELLO_FOREGROUND);
+}
+
+bool
 takeover_has_connection(const Takeover *tk)
 {
     return tk && tk->fuse_fd >= 0;

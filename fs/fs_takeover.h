@@ -34,6 +34,10 @@ Takeover *takeover_attach(void);
 
 /* The supervisor's spawn count: 1 for the first process, +1 per restart or upgrade. */
 uint64_t takeover_generation(const Takeover *tk);
+/* True when the supervisor runs in the foreground (-f): keep stdio and log to stderr;
+ * false in the background: detach stdio once serving and log to syslog, as without a
+ * supervisor. */
+bool takeover_foreground(const Takeover *tk);
 /* True when the FUSE connection already exists: take it over, do not mount. */
 bool takeover_has_connection(const Takeover *tk);
 /* The inode store's memfd (for istore_open; owned by the supervisor's chain, never

@@ -39,6 +39,7 @@ enum {
 
 /* HELLO flags */
 #define TK_HELLO_FAIL_RESENT 1u   /* answer resent requests EIO: they crashed the last ones */
+#define TK_HELLO_FOREGROUND 2u    /* the supervisor is in the foreground: keep stdio */
 
 typedef struct {
     uint32_t type;

@@ -8,9 +8,12 @@
 #   upgrade   SIGHUP the supervisor 20 times (in-place upgrade), swapping the installed
 #             binary between version 1 and 2 every 5th time; start-up takes 300 ms
 #             (TKFS_START_DELAY_MS) and must not show in the readers' stalls
-#   crashloop a request that crashes every server it reaches (the 4th gets it as EIO, the
+#   crashloop a request that crashes every server it reaches (the 5th gets it as EIO, the
 #             mount lives), then servers that crash at start (the supervisor gives up
 #             after 5, unmounts and exits 1)
+#   foreground  -f: the started process stays as the supervisor (systemd's main PID, a
+#             container's entrypoint): a kill and an upgrade under it, then SIGTERM to it
+#             unmounts and it exits 0
 # After each kill/upgrade: a new serving process, the same supervisor, the tree whole
 # through the bind mount. At the end: no reader error (no ENOTCONN, no EIO), the blocked
 # reader completes once released, tail saw every tick once, and unmounting ends every
@@ -326,6 +329,35 @@ crashloop)
         alive "$p" && left+=("$p")
     done
     is "${left[*]}" "" "no process of the chain is left"
+    ;;
+foreground)
+    "$BIN" -f --state "$S" "$M" >"$T/fg.out" 2>&1 &
+    FG=$!
+    wait_until 10000 test -e "$M/pid"
+    tap_ok $? "-f: mounted" "$(cat "$T/fg.out"; log_tail)"
+    SUP=$(cat "$M/ppid") CHILD=$(cat "$M/pid")
+    PIDS+=("$CHILD")
+    is "$SUP" "$FG" "-f: the started process is the supervisor, a child serves"
+    sleep 1.1
+    kill -9 "$CHILD"
+    new=$(cat "$M/pid"); PIDS+=("$new")
+    tap_ok "$( [ "$new" != "$CHILD" ] && alive "$FG" && echo 0 || echo 1)" \
+        "-f: a killed server is replaced, the foreground process stays"
+    err=$(tree_whole "$M")
+    tap_ok $? "-f: the tree is whole" "$err"
+    sleep 1.1
+    kill -HUP "$FG"
+    wait_until 10000 bash -c '[ "$(cat "$1/pid")" != "$2" ]' _ "$M" "$new"
+    tap_ok $? "-f: SIGHUP upgrades in place" "$(log_tail)"
+    PIDS+=("$(cat "$M/pid")")
+    is "$(cat "$T/fg.out")" "" "-f: nothing on the terminal so far (servers log to the state dir)"
+    kill -TERM "$FG"
+    wait "$FG"; rc=$?
+    is "$rc" 0 "-f: SIGTERM to the foreground process: it exits 0"
+    tap_ok "$(mountpoint -q "$M" && echo 1 || echo 0)" "-f: SIGTERM unmounted" "$(log_tail)"
+    left=()
+    for p in "${PIDS[@]}"; do alive "$p" && left+=("$p"); done
+    is "${left[*]}" "" "-f: no server process left"
     ;;
 *)
     echo "unknown mode $MODE" >&2; exit 2;;

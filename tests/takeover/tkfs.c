@@ -10,9 +10,10 @@
  * serving process and version, and a file whose read crashes the server (a poison
  * request).
  *
- *   tkfs [--state DIR] [-o OPTIONS] [-f] MOUNTPOINT
+ *   tkfs [--state DIR] [-o OPTIONS] [-f | -d] MOUNTPOINT
  *
- * Without -f it runs under the supervisor (background). DIR holds its log (tkfs.log), the
+ * As domfs is meant to: in the background (default) and with -f (foreground) a supervisor
+ * runs the servers, -d is a single unsupervised process (debugging). DIR holds its log (tkfs.log), the
  * blocking file's trigger (release), the start time of `ticks` (t0) and crash-at-start
  * (when it exists, a server aborts before serving). TKFS_START_DELAY_MS delays start-up
  * (standing in for domfs's libvirt load). */
@@ -644,7 +645,8 @@ static const struct fuse_lowlevel_ops tkfs_ops = {
 typedef struct {
     char *state_dir;
     char *opts;             /* -o, or NULL */
-    bool foreground;
+    bool foreground;        /* -f: the supervisor stays in the foreground */
+    bool single;            /* -d: no supervisor */
     char *mountpoint;
 } TkfsArgs;
 
@@ -658,6 +660,8 @@ tkfs_parse(int argc, char **argv, TkfsArgs *a)
             a->opts = g_strdup(argv[++i]);
         else if (strcmp(argv[i], "-f") == 0)
             a->foreground = true;
+        else if (strcmp(argv[i], "-d") == 0)
+            a->single = true;
         else if (argv[i][0] != '-' && !a->mountpoint)
             a->mountpoint = realpath(argv[i], NULL);
         else
@@ -670,7 +674,8 @@ tkfs_parse(int argc, char **argv, TkfsArgs *a)
     return 0;
 }
 
-/* Background: the supervisor runs servers with absolute paths, from /. */
+/* The supervisor runs servers with absolute paths, from /: in the background (this
+ * process exits once the mount serves) or, with -f, in this very process. */
 static int G_GNUC_NORETURN
 tkfs_supervise(const TkfsArgs *a, const char *argv0)
 {
@@ -693,6 +698,15 @@ tkfs_supervise(const TkfsArgs *a, const char *argv0)
     cfg.mountpoint = a->mountpoint;
     cfg.log = tkfs_super_log;
     cfg.store_region_bytes = 1 << 20;
+    cfg.foreground = a->foreground;
+    if (a->foreground) {
+        ret = super_run(&cfg, -1);
+        tkfs_log("supervisor: exit %d", ret);
+        free(a->mountpoint);
+        free(a->state_dir);
+        g_free(a->opts);
+        exit(ret);
+    }
     ret = super_daemonize(&cfg);
     fprintf(stderr, "tkfs: cannot start the supervisor: %s\n", g_strerror(-ret));
     exit(1);
@@ -783,7 +797,7 @@ tkfs_serve(const TkfsArgs *a, struct fuse_args *args)
              ret == 0 ? "ok" : g_strerror(-ret));
     takeover_set_stop_fn(tkfs.tk, tkfs_handing_over, NULL);
     takeover_ready(tkfs.tk);
-    if (tkfs.tk)
+    if (tkfs.tk && !takeover_foreground(tkfs.tk))
         tkfs_detach_stdio();
     cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(cfg, TKFS_MAX_THREADS);
@@ -810,14 +824,15 @@ main(int argc, char **argv)
     tkfs.tk = takeover_attach();
     tkfs.log_fd = -1;
     if (tkfs_parse(argc, argv, &a) < 0) {
-        fprintf(stderr, "usage: %s [--state DIR] [-o OPTIONS] [-f] MOUNTPOINT\n", argv[0]);
+        fprintf(stderr, "usage: %s [--state DIR] [-o OPTIONS] [-f | -d] MOUNTPOINT\n",
+                argv[0]);
         return 2;
     }
     tkfs.state_dir = a.state_dir;
     log_path = tkfs_state_path("tkfs.log");
     tkfs.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     g_log_set_default_handler(tkfs_glog, NULL);
-    if (!a.foreground && !tkfs.tk)
+    if (!a.single && !tkfs.tk)
         tkfs_supervise(&a, argv[0]);
     if (a.opts) {
         fargv[1] = "-o";
