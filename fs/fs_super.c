@@ -55,6 +55,7 @@ typedef struct {
     uint64_t generation;
     SuperChild cur;          /* serving, or about to */
     SuperChild next;         /* an upgrade's child, preparing */
+    GHashTable *pollers;     /* kh -> TakeoverPoller */
     int verdict_fd;
     bool first_ready;
     int quick_crashes;
@@ -215,8 +216,38 @@ super_child_clear(SuperChild *c)
 }
 
 static void
-super_go(Super *s, SuperChild *c)
+super_poller_add(Super *s, const TakeoverMsg *m)
 {
+    TakeoverPoller p;
+    gint64 *key;
+
+    if (m->len != sizeof(p) || g_hash_table_size(s->pollers) >= TAKEOVER_POLLERS_MAX)
+        return;
+    memcpy(&p, m->data, sizeof(p));
+    key = g_new(gint64, 1);
+    *key = (gint64)p.kh;
+    g_hash_table_replace(s->pollers, key, g_memdup2(&p, sizeof(p)));
+}
+
+/* GO, after the files polled with a wakeup pending: the new server wakes them. */
+static void
+super_send_go(Super *s, SuperChild *c)
+{
+    TakeoverPoller batch[TAKEOVER_POLLERS_PER_MSG];
+    GHashTableIter it;
+    gpointer v;
+    guint n = 0;
+
+    g_hash_table_iter_init(&it, s->pollers);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        memcpy(&batch[n++], v, sizeof(batch[0]));
+        if (n == TAKEOVER_POLLERS_PER_MSG) {
+            super_send(c->ctl, TK_MSG_POLLERS, n, batch, n * sizeof(batch[0]));
+            n = 0;
+        }
+    }
+    if (n)
+        super_send(c->ctl, TK_MSG_POLLERS, n, batch, n * sizeof(batch[0]));
     if (super_send(c->ctl, TK_MSG_GO, 0, NULL, 0) == 0)
         c->state = CHILD_GO;
 }
@@ -231,7 +262,7 @@ super_promote_next(Super *s)
     s->cur = s->next;
     s->next = (SuperChild){ .ctl = -1, .state = CHILD_NONE };
     if (s->cur.state == CHILD_PREPARED)
-        super_go(s, &s->cur);
+        super_send_go(s, &s->cur);
 }
 
 /* ---- the end ---- */
@@ -317,7 +348,7 @@ super_on_prepared(Super *s, SuperChild *c)
 {
     c->state = CHILD_PREPARED;
     if (c == &s->cur) {
-        super_go(s, c);
+        super_send_go(s, c);
         return;
     }
     /* an upgrade: the new child is ready to take over; stop the old one */
@@ -334,6 +365,21 @@ super_on_prepared(Super *s, SuperChild *c)
     }
 }
 
+/* The first server's FUSE_INIT and its reply, for every later server. */
+static void
+super_take_init(Super *s, const TakeoverMsg *m)
+{
+    TakeoverHello h = { 0 };
+
+    memcpy(&h, m->data, MIN((size_t)m->len, sizeof(h)));
+    if (h.init_len > TAKEOVER_INIT_MAX || h.reply_len > TAKEOVER_INIT_MAX)
+        return;
+    memcpy(s->hello.init, h.init, h.init_len);
+    memcpy(s->hello.reply, h.reply, h.reply_len);
+    s->hello.init_len = h.init_len;
+    s->hello.reply_len = h.reply_len;
+}
+
 static void
 super_on_msg(Super *s, SuperChild *c, const TakeoverMsg *m, int fd)
 {
@@ -345,7 +391,13 @@ super_on_msg(Super *s, SuperChild *c, const TakeoverMsg *m, int fd)
         }
         break;
     case TK_MSG_INIT:
-        memcpy(&s->hello, m->data, MIN((size_t)m->len, sizeof(s->hello)));
+        super_take_init(s, m);
+        break;
+    case TK_MSG_POLL_ADD:
+        super_poller_add(s, m);
+        break;
+    case TK_MSG_POLL_DEL:
+        g_hash_table_remove(s->pollers, &(gint64){ (gint64)m->arg });
         break;
     case TK_MSG_PREPARED:
         super_on_prepared(s, c);
@@ -434,7 +486,9 @@ super_on_cur_exit(Super *s, int wstatus)
     } else if (s->terminating || !super_conn_alive(s)) {
         if (s->terminating)
             super_unmount(s);           /* in case the child died before unmounting */
-        super_finish(s, 0);
+        /* the child's own status: a sanitizer's report at its exit must not vanish */
+        super_finish(s, s->terminating && WIFSIGNALED(wstatus) &&
+                        WTERMSIG(wstatus) == SIGTERM ? 0 : status);
     } else if (handed_over) {
         s->respawn_at_ms = super_now_ms();   /* its successor died: start another */
     } else if (WIFEXITED(wstatus) && status == 0) {
@@ -584,6 +638,7 @@ super_setup(Super *s, const SuperConfig *cfg, int verdict_fd)
         .cfg = cfg, .fuse_fd = -1, .verdict_fd = verdict_fd, .respawn_at_ms = -1,
         .cur = { .ctl = -1 }, .next = { .ctl = -1 },
     };
+    s->pollers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGHUP);
@@ -608,6 +663,7 @@ super_run(const SuperConfig *cfg, int verdict_fd)
 
     if (super_setup(&s, cfg, verdict_fd) < 0 || super_spawn(&s, &s.cur, 0) < 0) {
         super_verdict(&s, 1);
+        g_hash_table_destroy(s.pollers);
         return 1;
     }
     while (!s.done)
@@ -620,6 +676,7 @@ super_run(const SuperConfig *cfg, int verdict_fd)
         close(s.fuse_fd);
     close(s.store_fd);
     close(s.sigfd);
+    g_hash_table_destroy(s.pollers);
     return s.status;
 }
 

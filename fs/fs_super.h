@@ -63,7 +63,7 @@ int super_daemonize(const SuperConfig *cfg);
 
 /* Be the supervisor in this process (foreground, -f: a service manager's main process, a
  * container's entrypoint). Call it before any thread exists. VERDICT_FD gets one byte,
- * the first child's verdict, then is closed (-1: none). Returns the exit status: 0 after
- * an unmount or an orderly stop, 1 when it gave up, the first child's status when that
- * one failed to start. */
+ * the first child's verdict, then is closed (-1: none). Returns the exit status: after an
+ * unmount or an orderly stop the last child's (0, or a sanitizer's report at its exit),
+ * 1 when it gave up, the first child's when that one failed to start. */
 int super_run(const SuperConfig *cfg, int verdict_fd);

@@ -27,6 +27,10 @@
 #define TK_FUSE_INTERRUPT 36
 #define TK_FUSE_NOTIFY_REPLY 41
 #define TK_FUSE_BATCH_FORGET 42
+#define TK_FUSE_POLL 40
+#define TK_FUSE_RELEASE 18
+#define TK_FUSE_POLL_SCHEDULE_NOTIFY 1u
+#define TK_FUSE_NOTIFY_POLL 1
 #define TK_FUSE_NOTIFY_RESEND 7
 #define TK_FUSE_INIT_EXT (1u << 30)
 #define TK_FUSE_HAS_RESEND_FLAGS2 (1u << (39 - 32))
@@ -73,6 +77,13 @@ typedef struct {
 } TkInitOut;
 
 typedef struct {
+    uint64_t fh;
+    uint64_t kh;
+    uint32_t flags;
+    uint32_t events;
+} TkPollIn;
+
+typedef struct {
     bool parked;
 } TkFlight;
 
@@ -96,6 +107,7 @@ struct Takeover {
     GHashTable *flights;       /* unique (uint64 key in a gint64 box) -> TkFlight */
     guint parked;
     guint64 failed_resent;
+    GHashTable *polled;        /* fh -> kh: open files polled for a wakeup */
     int stop_fd;               /* eventfd: readable once stopping */
     gint stopping;
     GThread *ctl_thread;
@@ -215,6 +227,7 @@ takeover_attach(void)
         exit(TAKEOVER_EXIT_CONFIG);
     }
     tk->generation = m.arg;
+    tk->polled = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     takeover_self = tk;
     return tk;
 }
@@ -243,6 +256,26 @@ takeover_store_fd(const Takeover *tk)
     return tk ? tk->store_fd : -1;
 }
 
+static void
+takeover_polled_set(Takeover *tk, uint64_t fh, uint64_t kh)
+{
+    gint64 *key = g_new(gint64, 1);
+
+    *key = (gint64)fh;
+    g_hash_table_replace(tk->polled, key, g_memdup2(&kh, sizeof(kh)));
+}
+
+static void
+takeover_take_pollers(Takeover *tk, const TakeoverMsg *m)
+{
+    TakeoverPoller p;
+
+    for (uint32_t off = 0; off + sizeof(p) <= m->len; off += sizeof(p)) {
+        memcpy(&p, m->data + off, sizeof(p));
+        takeover_polled_set(tk, p.fh, p.kh);
+    }
+}
+
 int
 takeover_wait_turn(Takeover *tk)
 {
@@ -256,6 +289,8 @@ takeover_wait_turn(Takeover *tk)
     for (;;) {
         if ((ret = takeover_recv(tk, &m)) < 0)
             return -EPIPE;
+        if (m.type == TK_MSG_POLLERS)
+            takeover_take_pollers(tk, &m);
         if (m.type == TK_MSG_GO)
             return 0;
         if (m.type == TK_MSG_STOP)
@@ -337,6 +372,52 @@ takeover_reply_err(int fd, uint64_t unique, int err)
         g_debug("takeover: reply to %" G_GUINT64_FORMAT ": %s", unique, g_strerror(errno));
 }
 
+/* A poll that asks for a wakeup, and the release of a polled file: the supervisor keeps
+ * the set, so that the next server can wake every poller this one leaves waiting. */
+static void
+takeover_note_poll(Takeover *tk, const void *buf, size_t len)
+{
+    TakeoverPoller p;
+    TkPollIn in;
+    bool tell;
+
+    if (len < sizeof(TkInHeader) + sizeof(in))
+        return;
+    memcpy(&in, (const char *)buf + sizeof(TkInHeader), sizeof(in));
+    if (!(in.flags & TK_FUSE_POLL_SCHEDULE_NOTIFY))
+        return;
+    g_mutex_lock(&tk->lock);
+    tell = !g_hash_table_contains(tk->polled, &(gint64){ (gint64)in.fh });
+    if (tell)
+        takeover_polled_set(tk, in.fh, in.kh);
+    g_mutex_unlock(&tk->lock);
+    p = (TakeoverPoller){ .kh = in.kh, .fh = in.fh };
+    if (tell)
+        takeover_send(tk, TK_MSG_POLL_ADD, 0, &p, sizeof(p), -1);
+}
+
+static void
+takeover_note_release(Takeover *tk, const void *buf, size_t len)
+{
+    uint64_t fh, kh = 0;
+    gint64 key;
+    uint64_t *v;
+
+    if (len < sizeof(TkInHeader) + sizeof(fh))
+        return;
+    memcpy(&fh, (const char *)buf + sizeof(TkInHeader), sizeof(fh));
+    key = (gint64)fh;
+    g_mutex_lock(&tk->lock);
+    v = g_hash_table_lookup(tk->polled, &key);
+    if (v) {
+        kh = *v;
+        g_hash_table_remove(tk->polled, &key);
+    }
+    g_mutex_unlock(&tk->lock);
+    if (v)
+        takeover_send(tk, TK_MSG_POLL_DEL, kh, NULL, 0, -1);
+}
+
 /* A request just read: note it; false when it was answered here instead (a resent
  * request under TK_HELLO_FAIL_RESENT). */
 static bool
@@ -356,6 +437,10 @@ takeover_note_request(Takeover *tk, int fd, const void *buf, size_t len)
         memcpy(tk->hello.init, buf, tk->hello.init_len);
         return true;
     }
+    if (ih.opcode == TK_FUSE_POLL)
+        takeover_note_poll(tk, buf, len);
+    else if (ih.opcode == TK_FUSE_RELEASE)
+        takeover_note_release(tk, buf, len);
     tracked = takeover_tracked(ih.opcode);
     if (tracked && (ih.unique & TK_FUSE_UNIQUE_RESEND) &&
         (tk->hello.flags & TK_HELLO_FAIL_RESENT)) {
@@ -573,18 +658,43 @@ takeover_kernel_resends(Takeover *tk)
     return (in.flags & TK_FUSE_INIT_EXT) && (in.flags2 & TK_FUSE_HAS_RESEND_FLAGS2);
 }
 
+/* Wake every poller an earlier server left waiting (it polls again and reaches this
+ * one); a handle whose file is gone meanwhile is ignored by the kernel. */
+static void
+takeover_wake_pollers(Takeover *tk)
+{
+    struct {
+        TkOutHeader oh;
+        uint64_t kh;
+    } n = { .oh = { .len = sizeof(n), .error = TK_FUSE_NOTIFY_POLL } };
+    GHashTableIter it;
+    gpointer v;
+
+    g_mutex_lock(&tk->lock);
+    g_hash_table_iter_init(&it, tk->polled);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        n.kh = *(uint64_t *)v;
+        if (write(tk->fuse_fd, &n, sizeof(n)) < 0)
+            g_debug("takeover: poll wakeup %" G_GUINT64_FORMAT ": %s", n.kh,
+                    g_strerror(errno));
+    }
+    g_mutex_unlock(&tk->lock);
+}
+
 int
 takeover_resend(Takeover *tk)
 {
     TkOutHeader oh = { .len = sizeof(oh), .error = TK_FUSE_NOTIFY_RESEND, .unique = 0 };
+    int ret = 0;
 
     if (!tk || tk->mounted_here || tk->fuse_fd < 0)
         return 0;
     if (!takeover_kernel_resends(tk))
-        return -ENOSYS;
-    if (write(tk->fuse_fd, &oh, sizeof(oh)) < 0)
-        return errno == EINVAL ? -ENOSYS : -errno;
-    return 0;
+        ret = -ENOSYS;
+    else if (write(tk->fuse_fd, &oh, sizeof(oh)) < 0)
+        ret = errno == EINVAL ? -ENOSYS : -errno;
+    takeover_wake_pollers(tk);
+    return ret;
 }
 
 /* ---- handover ---- */

@@ -65,10 +65,11 @@ struct fuse_session *takeover_session_new(Takeover *tk, struct fuse_args *args,
                                           size_t op_size, void *userdata);
 
 /* Have the kernel re-queue the requests that a dead or replaced server read and never
- * answered: they come again with FUSE_UNIQUE_RESEND in their unique. Call once the inode
- * store is loaded and before the loop starts. 0 (also when nothing was taken over), or
- * -ENOSYS when the kernel cannot (before 6.9: those requests are never answered and their
- * callers wait until killed), or -errno. */
+ * answered: they come again with FUSE_UNIQUE_RESEND in their unique. Also wakes every
+ * poll() an earlier server was to wake (the caller polls again, reaching this server).
+ * Call once the inode store is loaded and before the loop starts. 0 (also when nothing
+ * was taken over), or -ENOSYS when the kernel cannot resend (before 6.9: those requests
+ * are never answered and their callers wait until killed), or -errno. */
 int takeover_resend(Takeover *tk);
 
 /* Serving now (right before the loop): the first time, the supervisor tells the shell

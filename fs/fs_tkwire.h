@@ -26,8 +26,11 @@
 enum {
     /* supervisor -> child */
     TK_MSG_HELLO = 1,     /* arg: generation; data: TakeoverHello */
-    TK_MSG_GO = 2,        /* the previous server has stopped: load the store and serve */
+    TK_MSG_GO = 2,        /* the previous server has stopped: load the store and serve;
+                           * after the TK_MSG_POLLERS that precede it */
     TK_MSG_STOP = 3,      /* hand over: stop reading, answer what is in flight, report */
+    TK_MSG_POLLERS = 4,   /* data: up to TAKEOVER_POLLERS_PER_MSG TakeoverPoller: files
+                           * polled with a wakeup pending from an earlier server */
     /* child -> supervisor */
     TK_MSG_FD = 16,       /* SCM_RIGHTS: the /dev/fuse descriptor of a fresh mount */
     TK_MSG_INIT = 17,     /* data: TakeoverHello's init part, once INIT was answered */
@@ -35,6 +38,8 @@ enum {
     TK_MSG_READY = 19,    /* serving */
     TK_MSG_STOPPED = 20,  /* no longer reading /dev/fuse nor writing the store; arg:
                            * requests abandoned while running (parked ones excepted) */
+    TK_MSG_POLL_ADD = 21, /* data: a TakeoverPoller: an open file polled for a wakeup */
+    TK_MSG_POLL_DEL = 22, /* arg: its kh: the file was released */
 };
 
 /* HELLO flags */
@@ -58,3 +63,13 @@ typedef struct {
     unsigned char init[TAKEOVER_INIT_MAX];   /* the kernel's FUSE_INIT request */
     unsigned char reply[TAKEOVER_INIT_MAX];  /* the first server's reply to it */
 } TakeoverHello;
+
+/* A file that poll() waits on: the kernel's poll handle (FUSE_POLL's kh, one per open
+ * file) and the server's file handle (fh, to see its FUSE_RELEASE). */
+typedef struct {
+    uint64_t kh;
+    uint64_t fh;
+} TakeoverPoller;
+
+#define TAKEOVER_POLLERS_PER_MSG (TAKEOVER_MSG_DATA_MAX / sizeof(TakeoverPoller))
+#define TAKEOVER_POLLERS_MAX 65536u  /* kept by the supervisor; more are not woken */

@@ -98,12 +98,21 @@ mount_tkfs() {
 
 # ---- the readers' namespace ----
 start_namespace() {
-    rm -f "$T/stop" "$T/ns-ready" "$T/ns-done" "$T/wait.rc"
+    rm -f "$T/stop" "$T/ns-ready" "$T/ns-done" "$T/wait.rc" "$T/poll.rc"
     unshare -m --propagation slave bash -c '
         mount --bind "$1" "$2" || exit 1
         pids=()
         for i in 1 2 3 4; do "$4" "$2" "$3/stop" "$3/reader$i$5.out" & pids+=($!); done
         (cat "$2/wait" >"$3/wait.out" 2>"$3/wait.err"; echo $? >"$3/wait.rc") &
+        pids+=($!)
+        # poll() on it: the poll handle the kernel gave a dead server must be woken
+        (python3 -c "
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+p = select.poll()
+p.register(fd, select.POLLIN | select.POLLPRI)
+print(\"pollin\" if p.poll()[0][1] & select.POLLIN else \"other\")" "$2/wait" \
+            >"$3/poll.out" 2>"$3/poll.err"; echo $? >"$3/poll.rc") &
         pids+=($!)
         tail -n +1 -s 0.1 -f "$2/ticks" >"$3/tail.out" 2>"$3/tail.err" &
         tailpid=$!
@@ -114,7 +123,7 @@ start_namespace() {
         touch "$3/ns-done"' _ "$M" "$B" "$T" "$TKREADER_BIN" "${1:-}" &
     NSPID=$!
     wait_until 5000 test -e "$T/ns-ready"
-    tap_ok $? "reader namespace up: 4 readers, a blocked reader, tail -f, through a bind mount"
+    tap_ok $? "reader namespace up: 4 readers, a blocked reader, a poll(), tail -f, through a bind mount"
     sleep 0.5
     tap_ok "$(in_ns mountpoint -q "$B" && ! mountpoint -q "$B" && echo 0 || echo 1)" \
         "the bind mount exists only in the readers' namespace"
@@ -170,6 +179,7 @@ after_round() {
     err=$(tree_whole "$B" nsenter -t "$NSPID" -m --)
     tap_ok $? "round $i: the tree is whole through the bind mount" "$err"
     tap_ok "$(test -e "$T/wait.rc" && echo 1 || echo 0)" "round $i: the blocked reader still waits"
+    tap_ok "$(test -e "$T/poll.rc" && echo 1 || echo 0)" "round $i: the poll() still waits"
     # a new server that dies within SUPER_STABLE_MS counts as a crash loop: give it time
     sleep 1.1
 }
@@ -240,6 +250,9 @@ check_blocked() {
     wait_until 5000 test -e "$T/wait.rc"
     is "$(cat "$T/wait.rc" 2>/dev/null):$(cat "$T/wait.out" 2>/dev/null)" "0:released" \
         "the blocked reader completed after every $MODE, once released" "$(cat "$T/wait.err" 2>/dev/null)"
+    wait_until 5000 test -e "$T/poll.rc"
+    is "$(cat "$T/poll.rc" 2>/dev/null):$(cat "$T/poll.out" 2>/dev/null)" "0:pollin" \
+        "the poll() woke with POLLIN after every $MODE, once released" "$(cat "$T/poll.err" 2>/dev/null)"
 }
 
 check_tail() {
@@ -273,6 +286,9 @@ check_unmount() {
     for p in "${PIDS[@]}"; do alive "$p" && left+=("$p"); done
     is "${left[*]}" "" "unmounted ($how): no server process left"
     tap_ok "$(mountpoint -q "$M" && echo 1 || echo 0)" "unmounted ($how): no mount left"
+    # the last server's exit status, passed on (a sanitizer's report makes it non-zero)
+    like "$(grep 'supervisor: exiting' "$S/tkfs.log" | tail -1)" "exiting \(status 0\)" \
+        "unmounted ($how): the last server and the supervisor exited 0" "$(log_tail)"
 }
 
 case $MODE in

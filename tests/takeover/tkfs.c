@@ -23,6 +23,7 @@
 #include <glib.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,9 @@ static struct {
     int log_fd;
     gint quitting;
     struct fuse_session *se;
+    GMutex ph_lock;
+    GPtrArray *phs;          /* poll handles waiting for DIR/release */
+    GThread *watcher;
 } tkfs;
 
 /* ---- log: one file for every process of the chain ---- */
@@ -530,19 +534,34 @@ tkfs_handle_known(uint64_t fh, uint64_t ino)
     return ok;
 }
 
-/* The blocking file: the read waits until DIR/release exists (an event), then returns
- * its content. A handover may leave it unanswered: the next server gets it again. */
+/* The event of the blocking file: DIR/release exists and is not empty (a writer that
+ * created it may not have written yet). Its content in *TEXT if TEXT. */
+static bool
+tkfs_released(char **text, gsize *len)
+{
+    g_autofree char *path = tkfs_state_path("release");
+    g_autofree char *t = NULL;
+    gsize n = 0;
+
+    if (!g_file_get_contents(path, &t, &n, NULL) || n == 0)
+        return false;
+    if (text) {
+        *text = g_steal_pointer(&t);
+        *len = n;
+    }
+    return true;
+}
+
+/* The blocking file: the read waits until the event, then returns the release file's
+ * content. A handover may leave it unanswered: the next server gets it again. */
 static void
 tkfs_read_wait(fuse_req_t req, off_t off)
 {
-    g_autofree char *path = tkfs_state_path("release");
     g_autofree char *text = NULL;
     gsize len = 0;
 
     takeover_park_current();
-    /* an empty file: the writer created it and has not written yet */
-    while (!g_file_get_contents(path, &text, &len, NULL) || len == 0) {
-        g_clear_pointer(&text, g_free);
+    while (!tkfs_released(&text, &len)) {
         if (fuse_req_interrupted(req)) {
             fuse_reply_err(req, EINTR);
             return;
@@ -628,6 +647,44 @@ tkfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fuse_reply_err(req, 0);
 }
 
+/* poll() on the blocking file, as sysfs-like files do: readable once released; until
+ * then the poll handle waits for the watcher thread. */
+static void
+tkfs_op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+             struct fuse_pollhandle *ph)
+{
+    int sid = tkfs_sid_of(ino);
+
+    if (sid < 0 || tkfs_tree[sid].kind != TK_WAIT || tkfs_released(NULL, NULL)) {
+        if (ph)
+            fuse_pollhandle_destroy(ph);
+        fuse_reply_poll(req, POLLIN);
+        return;
+    }
+    if (ph) {
+        g_mutex_lock(&tkfs.ph_lock);
+        g_ptr_array_add(tkfs.phs, ph);
+        g_mutex_unlock(&tkfs.ph_lock);
+    }
+    fuse_reply_poll(req, 0);
+}
+
+static gpointer
+tkfs_watch(gpointer data)
+{
+    while (!g_atomic_int_get(&tkfs.quitting)) {
+        g_usleep(TKFS_WAIT_POLL_US);
+        if (!tkfs_released(NULL, NULL))
+            continue;
+        g_mutex_lock(&tkfs.ph_lock);
+        for (guint i = 0; i < tkfs.phs->len; i++)
+            fuse_lowlevel_notify_poll(tkfs.phs->pdata[i]);
+        g_ptr_array_set_size(tkfs.phs, 0);
+        g_mutex_unlock(&tkfs.ph_lock);
+    }
+    return NULL;
+}
+
 static const struct fuse_lowlevel_ops tkfs_ops = {
     .init = tkfs_init,
     .lookup = tkfs_op_lookup,
@@ -638,6 +695,7 @@ static const struct fuse_lowlevel_ops tkfs_ops = {
     .open = tkfs_op_open,
     .read = tkfs_op_read,
     .release = tkfs_op_release,
+    .poll = tkfs_op_poll,
 };
 
 /* ---- start-up ---- */
@@ -795,6 +853,8 @@ tkfs_serve(const TkfsArgs *a, struct fuse_args *args)
     tkfs_log("serving: version %s, generation %" PRIu64 ", %s, resend %s", TKFS_VERSION,
              takeover_generation(tkfs.tk), taken_over ? "taken over" : "mounted",
              ret == 0 ? "ok" : g_strerror(-ret));
+    tkfs.phs = g_ptr_array_new_with_free_func((GDestroyNotify)fuse_pollhandle_destroy);
+    tkfs.watcher = g_thread_new("watch", tkfs_watch, NULL);
     takeover_set_stop_fn(tkfs.tk, tkfs_handing_over, NULL);
     takeover_ready(tkfs.tk);
     if (tkfs.tk && !takeover_foreground(tkfs.tk))
@@ -805,6 +865,8 @@ tkfs_serve(const TkfsArgs *a, struct fuse_args *args)
     fuse_loop_cfg_destroy(cfg);
     takeover_after_loop(tkfs.tk);
     g_atomic_int_set(&tkfs.quitting, 1);
+    g_thread_join(tkfs.watcher);
+    g_ptr_array_unref(tkfs.phs);
     tkfs_log("loop ended (%d): unmounting", ret);
     takeover_unmount(tkfs.tk, tkfs.se, a->mountpoint);
     fuse_remove_signal_handlers(tkfs.se);
