@@ -313,8 +313,20 @@ kill|upgrade)
     if [ "$MODE" = kill ]; then check_unmount plain; else check_unmount lazy; fi
     ;;
 crashloop)
+    # the first server dies while answering FUSE_INIT: the next one gets INIT again from
+    # the kernel (resent), answers it, and the one after replays that one's copy
+    touch "$S/crash-on-init"
     mount_tkfs
-    sleep 1.2     # past SUPER_STABLE_MS: the first crash is not a quick one
+    is "$(timeout 10 cat "$M/hello" 2>&1)" "hello world" "a server died in FUSE_INIT: the next one serves"
+    like "$(grep -c 'aborting in FUSE_INIT' "$S/tkfs.log")" "^1$" "(it did die there)"
+    PIDS+=("$(cat "$M/pid")")
+    sleep 1.2
+    old=$(cat "$M/pid"); kill -9 "$old"
+    is "$(timeout 10 cat "$M/dir/sub/deep" 2>&1)" "deep down" \
+        "and the server after it replays the INIT the second one answered"
+    tap_ok "$( [ "$(cat "$M/pid")" != "$old" ] && echo 0 || echo 1)" "(a new server)"
+    PIDS+=("$(cat "$M/pid")")
+    sleep 1.2     # past SUPER_STABLE_MS: the first crash below is not a quick one
     # a poison request: each server it reaches aborts; after SUPER_FAIL_RESENT_AT quick
     # crashes the next server answers it EIO, and the mount goes on
     out=$(timeout 30 cat "$M/poison" 2>&1); rc=$?

@@ -14,8 +14,9 @@
  *
  * As domfs is meant to: in the background (default) and with -f (foreground) a supervisor
  * runs the servers, -d is a single unsupervised process (debugging). DIR holds its log (tkfs.log), the
- * blocking file's trigger (release), the start time of `ticks` (t0) and crash-at-start
- * (when it exists, a server aborts before serving). TKFS_START_DELAY_MS delays start-up
+ * blocking file's trigger (release), the start time of `ticks` (t0), crash-at-start
+ * (when it exists, a server aborts before serving) and crash-on-init (removed by the
+ * server that aborts in FUSE_INIT because of it). TKFS_START_DELAY_MS delays start-up
  * (standing in for domfs's libvirt load). */
 #include <errno.h>
 #include <fcntl.h>
@@ -407,9 +408,18 @@ tkfs_stat(uint64_t ino, int sid, struct stat *st)
 
 /* ---- operations ---- */
 
+/* DIR/crash-on-init: die while answering the kernel's FUSE_INIT (once), so that the
+ * next server must get INIT again from the kernel (resent) instead of from the
+ * supervisor. */
 static void
 tkfs_init(void *userdata, struct fuse_conn_info *conn)
 {
+    g_autofree char *crash = tkfs_state_path("crash-on-init");
+
+    if (unlink(crash) == 0) {
+        tkfs_log("crash-on-init: aborting in FUSE_INIT");
+        abort();
+    }
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
 
