@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -756,6 +757,9 @@ takeover_ready(Takeover *tk)
                   tk->failed_resent);
     if ((ret = takeover_send(tk, TK_MSG_READY, 0, NULL, 0, -1)) < 0)
         return ret;
+    /* SIGHUP is the supervisor's (an upgrade); for libfuse's handler it would end the
+     * session and unmount: `systemctl kill -s HUP` signals every process of the unit */
+    signal(SIGHUP, SIG_IGN);
     tk->ctl_thread = g_thread_new("takeover-ctl", takeover_ctl_thread, tk);
     return 0;
 }

@@ -72,8 +72,10 @@ struct fuse_session *takeover_session_new(Takeover *tk, struct fuse_args *args,
  * are never answered and their callers wait until killed), or -errno. */
 int takeover_resend(Takeover *tk);
 
-/* Serving now (right before the loop): the first time, the supervisor tells the shell
- * that started domfs that the mount is up. Starts the thread that waits for STOP. */
+/* Serving now (right before the loop, after fuse_set_signal_handlers): the first time,
+ * the supervisor tells the shell that started domfs that the mount is up. Starts the
+ * thread that waits for STOP, and ignores SIGHUP from now on (it is the supervisor's
+ * signal; libfuse's handler would end the session and unmount). */
 int takeover_ready(Takeover *tk);
 
 /* Right after fuse_session_loop*() returns: when the loop ended for a handover this never

@@ -373,6 +373,9 @@ foreground)
         "-f: a killed server is replaced, the foreground process stays"
     err=$(tree_whole "$M")
     tap_ok $? "-f: the tree is whole" "$err"
+    kill -HUP "$new"; sleep 0.5
+    tap_ok "$( [ "$(cat "$M/pid")" = "$new" ] && mountpoint -q "$M" && echo 0 || echo 1)" \
+        "-f: SIGHUP to the serving child (systemctl kill -s HUP) changes nothing"
     sleep 1.1
     kill -HUP "$FG"
     wait_until 10000 bash -c '[ "$(cat "$1/pid")" != "$2" ]' _ "$M" "$new"
