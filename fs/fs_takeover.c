@@ -8,11 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
-#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -109,12 +109,15 @@ struct Takeover {
     guint parked;
     guint64 failed_resent;
     GHashTable *polled;        /* fh -> kh: open files polled for a wakeup */
-    int stop_fd;               /* eventfd: readable once stopping */
     gint stopping;
     GThread *ctl_thread;
     TakeoverStopFn stop_fn;
     void *stop_opaque;
 };
+
+#define TAKEOVER_READERS_MAX 256   /* threads reading /dev/fuse (domfs: at most 64) */
+#define TAKEOVER_WAKE_SIGNAL (SIGRTMIN + 7)
+#define TAKEOVER_KICK_US 1000
 
 /* libfuse gives custom I/O the file system's userdata, not ours: one Takeover a process */
 static Takeover *takeover_self;
@@ -214,7 +217,6 @@ takeover_attach(void)
     g_mutex_init(&tk->lock);
     g_cond_init(&tk->cond);
     tk->flights = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-    tk->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (takeover_recv(tk, &m) < 0 || m.type != TK_MSG_HELLO ||
         m.len < offsetof(TakeoverHello, init)) {
         g_warning("takeover: no hello from the supervisor");
@@ -457,32 +459,122 @@ takeover_note_request(Takeover *tk, int fd, const void *buf, size_t len)
     return true;
 }
 
+/* The threads inside read(2) of /dev/fuse. A blocking read wakes one thread per request
+ * (a poll()ing crowd would all wake); a handover must still get every reader out, so
+ * that none reads after it said STOPPED (a request read then would wait for a RESEND
+ * that already happened): it signals the threads in read until there is none. */
+enum { TK_READER_FREE, TK_READER_IDLE, TK_READER_READING };
+
+typedef struct {
+    int state;
+    pid_t tid;
+} TkReader;
+
+static TkReader takeover_readers[TAKEOVER_READERS_MAX];
+static _Thread_local int takeover_slot = -1;
+static pthread_key_t takeover_slot_key;
+
+static void
+takeover_wake_handler(int sig)
+{
+    (void)sig;   /* only there to interrupt read(2) */
+}
+
+static void
+takeover_slot_release(void *p)
+{
+    int slot = (int)(intptr_t)p - 1;
+
+    __atomic_store_n(&takeover_readers[slot].state, TK_READER_FREE, __ATOMIC_SEQ_CST);
+}
+
+/* This thread's slot (-1 if all are taken: it cannot be woken, see takeover_handover);
+ * libfuse starts its workers with every signal blocked: this one is let through. */
+static int
+takeover_reader_slot(void)
+{
+    sigset_t set;
+
+    if (takeover_slot >= 0)
+        return takeover_slot;
+    for (int i = 0; i < TAKEOVER_READERS_MAX; i++) {
+        int free_state = TK_READER_FREE;
+
+        if (__atomic_compare_exchange_n(&takeover_readers[i].state, &free_state,
+                                        TK_READER_IDLE, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            takeover_readers[i].tid = (pid_t)syscall(SYS_gettid);
+            takeover_slot = i;
+            pthread_setspecific(takeover_slot_key, (void *)(intptr_t)(i + 1));
+            sigemptyset(&set);
+            sigaddset(&set, TAKEOVER_WAKE_SIGNAL);
+            pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void
+takeover_reader_state(int slot, int state)
+{
+    if (slot >= 0)
+        __atomic_store_n(&takeover_readers[slot].state, state, __ATOMIC_SEQ_CST);
+}
+
+/* Signal every thread inside read(2); returns how many there were. */
+static int
+takeover_readers_kick(void)
+{
+    pid_t pid = getpid();
+    int n = 0;
+
+    for (int i = 0; i < TAKEOVER_READERS_MAX; i++) {
+        if (__atomic_load_n(&takeover_readers[i].state, __ATOMIC_SEQ_CST) != TK_READER_READING)
+            continue;
+        syscall(SYS_tgkill, pid, takeover_readers[i].tid, TAKEOVER_WAKE_SIGNAL);
+        n++;
+    }
+    return n;
+}
+
+/* A reader of a server that hands over stays here until the process ends. It does not
+ * return to libfuse: an ended session would make libfuse's other workers drop requests
+ * they had just read (fuse_loop_mt's exit flag), which then wait for the drain's
+ * deadline. */
+static void G_GNUC_NORETURN
+takeover_reader_retire(int slot)
+{
+    takeover_reader_state(slot, TK_READER_IDLE);
+    for (;;)
+        pause();
+}
+
 static ssize_t
 takeover_io_read(int fd, void *buf, size_t len, void *userdata)
 {
     Takeover *tk = takeover_self;
+    int slot = takeover_reader_slot();
 
     for (;;) {
-        struct pollfd p[2] = {
-            { .fd = fd, .events = POLLIN },
-            { .fd = tk->stop_fd, .events = POLLIN },
-        };
         ssize_t n;
+        int err;
 
-        if (g_atomic_int_get(&tk->stopping)) {
-            errno = EINTR;
-            return -1;
-        }
+        takeover_reader_state(slot, TK_READER_READING);
+        if (g_atomic_int_get(&tk->stopping))
+            takeover_reader_retire(slot);
         n = read(fd, buf, len);
-        if (n >= 0) {
-            if (takeover_note_request(tk, fd, buf, n))
-                return n;
-            continue;
-        }
-        if (errno != EAGAIN)
-            return -1;          /* ENODEV: unmounted; EINTR: a signal, libfuse retries */
-        if (poll(p, 2, -1) < 0 && errno == EINTR && fuse_session_exited(tk->se))
+        err = errno;
+        takeover_reader_state(slot, TK_READER_IDLE);
+        /* read during a handover: left unanswered, the next server gets it resent */
+        if (g_atomic_int_get(&tk->stopping))
+            takeover_reader_retire(slot);
+        if (n < 0) {
+            errno = err;        /* ENODEV: unmounted; EINTR: a signal, libfuse retries */
             return -1;
+        }
+        if (takeover_note_request(tk, fd, buf, n))
+            return n;
     }
 }
 
@@ -542,12 +634,19 @@ takeover_use_io(Takeover *tk, struct fuse_session *se, int fd)
         .read = takeover_io_read,
         .writev = takeover_io_writev,
     };
+    struct sigaction sa = { .sa_handler = takeover_wake_handler };   /* no SA_RESTART */
     int fl = fcntl(fd, F_GETFL);
     int ret;
 
-    /* non-blocking, so that a reader can wait in poll() for a request or a handover */
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+    /* blocking reads (the file description is shared: an older server may have left it
+     * non-blocking) */
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
         return -errno;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(TAKEOVER_WAKE_SIGNAL, &sa, NULL) < 0)
+        return -errno;
+    if ((ret = pthread_key_create(&takeover_slot_key, takeover_slot_release)) != 0)
+        return -ret;
     if ((ret = fuse_session_custom_io(se, &io, fd)) < 0)
         return ret;
     tk->se = se;
@@ -700,19 +799,22 @@ takeover_resend(Takeover *tk)
 
 /* ---- handover ---- */
 
-/* Stop reading, wait for the answers to what is in flight (parked requests excepted),
- * tell the supervisor, end the process. */
+/* Stop reading (every reader retires: libfuse's loop goes on, it just gets no more
+ * requests), wait for the answers to what is in flight (parked requests excepted), tell
+ * the supervisor, end the process. */
 static void
 takeover_handover(Takeover *tk)
 {
     gint64 deadline = g_get_monotonic_time() + TAKEOVER_DRAIN_MS * G_TIME_SPAN_MILLISECOND;
-    uint64_t one = 1;
     guint left;
+    int reading;
 
     g_atomic_int_set(&tk->stopping, 1);
-    fuse_session_exit(tk->se);
-    if (write(tk->stop_fd, &one, sizeof(one)) < 0)
-        g_warning("takeover: cannot wake the readers: %s", g_strerror(errno));
+    /* again and again: a thread signalled just before it entered read(2) blocks there */
+    while ((reading = takeover_readers_kick()) > 0 && g_get_monotonic_time() < deadline)
+        g_usleep(TAKEOVER_KICK_US);
+    if (reading)
+        g_warning("takeover: %d thread(s) still in read(2) of /dev/fuse", reading);
     g_mutex_lock(&tk->lock);
     while (g_hash_table_size(tk->flights) > tk->parked &&
            g_cond_wait_until(&tk->cond, &tk->lock, deadline))

@@ -13,7 +13,9 @@
  * request with what is in flight answered, for an upgrade.
  *
  * All reads and writes of /dev/fuse go through this module's libfuse custom I/O (no
- * splice; the descriptor is made non-blocking). Do not use -o clone_fd (a cloned
+ * splice; blocking reads). At a handover, the threads blocked in read(2) are woken with
+ * the real-time signal SIGRTMIN+7 (a no-op handler; only ever sent then). Do not use
+ * -o clone_fd (a cloned
  * descriptor's unanswered requests are failed with ECONNABORTED when its process dies)
  * nor -o auto_unmount (its helper unmounts when the first process dies).
  *

@@ -307,6 +307,8 @@ kill|upgrade)
     check_blocked
     stop_namespace
     check_readers
+    is "$(grep -cE 'still running|still in read' "$S/tkfs.log")" 0 \
+        "no server left a request running or a thread in read(2) when it handed over"
     check_tail
     # the unmount checks need a live namespace for the lazy case: a new one
     start_namespace .end
