@@ -84,10 +84,6 @@ typedef struct {
     uint32_t events;
 } TkPollIn;
 
-typedef struct {
-    bool parked;
-} TkFlight;
-
 struct Takeover {
     int ctl;
     int store_fd;
@@ -102,11 +98,12 @@ struct Takeover {
     uint64_t init_unique;
     unsigned char new_reply[TAKEOVER_INIT_MAX];
     size_t new_reply_len;
-    /* requests in flight, for a handover */
+    /* requests in flight, for a handover: counted without a lock (every request pays
+     * for it), the rare parked ones in a set */
     GMutex lock;
-    GCond cond;
-    GHashTable *flights;       /* unique (uint64 key in a gint64 box) -> TkFlight */
-    guint parked;
+    gint64 in_flight;          /* read, not yet answered (atomic) */
+    gint n_parked;             /* of those, parked (atomic) */
+    GHashTable *parked;        /* unique (boxed) of the parked ones */
     guint64 failed_resent;
     GHashTable *polled;        /* fh -> kh: open files polled for a wakeup */
     gint stopping;
@@ -118,6 +115,7 @@ struct Takeover {
 #define TAKEOVER_READERS_MAX 256   /* threads reading /dev/fuse (domfs: at most 64) */
 #define TAKEOVER_WAKE_SIGNAL (SIGRTMIN + 7)
 #define TAKEOVER_KICK_US 1000
+#define TAKEOVER_DRAIN_POLL_US 1000
 
 /* libfuse gives custom I/O the file system's userdata, not ours: one Takeover a process */
 static Takeover *takeover_self;
@@ -215,8 +213,7 @@ takeover_attach(void)
     if (tk->fuse_fd >= 0)
         takeover_cloexec(tk->fuse_fd);
     g_mutex_init(&tk->lock);
-    g_cond_init(&tk->cond);
-    tk->flights = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    tk->parked = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     if (takeover_recv(tk, &m) < 0 || m.type != TK_MSG_HELLO ||
         m.len < offsetof(TakeoverHello, init)) {
         g_warning("takeover: no hello from the supervisor");
@@ -312,30 +309,25 @@ takeover_tracked(uint32_t opcode)
 }
 
 static void
-takeover_flight_add(Takeover *tk, uint64_t unique)
+takeover_flight_add(Takeover *tk)
 {
-    gint64 *key = g_new(gint64, 1);
-
-    *key = (gint64)unique;
-    g_mutex_lock(&tk->lock);
-    g_hash_table_replace(tk->flights, key, g_new0(TkFlight, 1));
-    g_mutex_unlock(&tk->lock);
+    __atomic_add_fetch(&tk->in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
 static void
 takeover_flight_done(Takeover *tk, uint64_t unique)
 {
     gint64 key = (gint64)unique;
-    TkFlight *f;
 
+    /* an odd unique is the reply to a FUSE_INTERRUPT (FUSE_INT_REQ_BIT), not counted */
+    if (unique & 1)
+        return;
+    __atomic_sub_fetch(&tk->in_flight, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&tk->n_parked, __ATOMIC_SEQ_CST) == 0)
+        return;
     g_mutex_lock(&tk->lock);
-    f = g_hash_table_lookup(tk->flights, &key);
-    if (f) {
-        if (f->parked)
-            tk->parked--;
-        g_hash_table_remove(tk->flights, &key);
-        g_cond_broadcast(&tk->cond);
-    }
+    if (g_hash_table_remove(tk->parked, &key))
+        __atomic_sub_fetch(&tk->n_parked, 1, __ATOMIC_SEQ_CST);
     g_mutex_unlock(&tk->lock);
 }
 
@@ -343,19 +335,20 @@ void
 takeover_park_current(void)
 {
     Takeover *tk = takeover_self;
-    gint64 key = (gint64)takeover_cur_unique;
-    TkFlight *f;
+    gint64 *key;
 
-    if (!tk || !key)
+    if (!tk || !takeover_cur_unique)
         return;
+    key = g_new(gint64, 1);
+    *key = (gint64)takeover_cur_unique;
     g_mutex_lock(&tk->lock);
-    f = g_hash_table_lookup(tk->flights, &key);
-    if (f && !f->parked) {
-        f->parked = true;
-        tk->parked++;
-        g_cond_broadcast(&tk->cond);
+    if (!g_hash_table_contains(tk->parked, key)) {
+        g_hash_table_add(tk->parked, key);
+        __atomic_add_fetch(&tk->n_parked, 1, __ATOMIC_SEQ_CST);
+        key = NULL;
     }
     g_mutex_unlock(&tk->lock);
+    g_free(key);
 }
 
 bool
@@ -438,14 +431,13 @@ takeover_note_request(Takeover *tk, int fd, const void *buf, size_t len)
         tk->init_unique = ih.unique;
         tk->hello.init_len = MIN(len, (size_t)TAKEOVER_INIT_MAX);
         memcpy(tk->hello.init, buf, tk->hello.init_len);
-        return true;
-    }
-    if (ih.opcode == TK_FUSE_POLL)
+    } else if (ih.opcode == TK_FUSE_POLL) {
         takeover_note_poll(tk, buf, len);
-    else if (ih.opcode == TK_FUSE_RELEASE)
+    } else if (ih.opcode == TK_FUSE_RELEASE) {
         takeover_note_release(tk, buf, len);
+    }
     tracked = takeover_tracked(ih.opcode);
-    if (tracked && (ih.unique & TK_FUSE_UNIQUE_RESEND) &&
+    if (tracked && (ih.unique & TK_FUSE_UNIQUE_RESEND) && ih.opcode != TK_FUSE_INIT &&
         (tk->hello.flags & TK_HELLO_FAIL_RESENT)) {
         takeover_reply_err(fd, ih.unique, EIO);
         tk->failed_resent++;
@@ -453,7 +445,7 @@ takeover_note_request(Takeover *tk, int fd, const void *buf, size_t len)
     }
     if (!tracked)
         return true;
-    takeover_flight_add(tk, ih.unique);
+    takeover_flight_add(tk);
     takeover_cur_unique = ih.unique;
     takeover_cur_resent = (ih.unique & TK_FUSE_UNIQUE_RESEND) != 0;
     return true;
@@ -558,6 +550,7 @@ takeover_io_read(int fd, void *buf, size_t len, void *userdata)
 
     for (;;) {
         ssize_t n;
+        bool keep;
         int err;
 
         takeover_reader_state(slot, TK_READER_READING);
@@ -565,15 +558,19 @@ takeover_io_read(int fd, void *buf, size_t len, void *userdata)
             takeover_reader_retire(slot);
         n = read(fd, buf, len);
         err = errno;
-        takeover_reader_state(slot, TK_READER_IDLE);
         /* read during a handover: left unanswered, the next server gets it resent */
         if (g_atomic_int_get(&tk->stopping))
             takeover_reader_retire(slot);
         if (n < 0) {
+            takeover_reader_state(slot, TK_READER_IDLE);
             errno = err;        /* ENODEV: unmounted; EINTR: a signal, libfuse retries */
             return -1;
         }
-        if (takeover_note_request(tk, fd, buf, n))
+        /* counted before this thread stops being a reader: a handover that sees no
+         * reader sees every request that was read */
+        keep = takeover_note_request(tk, fd, buf, n);
+        takeover_reader_state(slot, TK_READER_IDLE);
+        if (keep)
             return n;
     }
 }
@@ -799,6 +796,14 @@ takeover_resend(Takeover *tk)
 
 /* ---- handover ---- */
 
+/* Requests read and not answered, parked ones excepted. */
+static gint64
+takeover_unparked(Takeover *tk)
+{
+    return __atomic_load_n(&tk->in_flight, __ATOMIC_SEQ_CST) -
+           __atomic_load_n(&tk->n_parked, __ATOMIC_SEQ_CST);
+}
+
 /* Stop reading (every reader retires: libfuse's loop goes on, it just gets no more
  * requests), wait for the answers to what is in flight (parked requests excepted), tell
  * the supervisor, end the process. */
@@ -806,7 +811,7 @@ static void
 takeover_handover(Takeover *tk)
 {
     gint64 deadline = g_get_monotonic_time() + TAKEOVER_DRAIN_MS * G_TIME_SPAN_MILLISECOND;
-    guint left;
+    gint64 left;
     int reading;
 
     g_atomic_int_set(&tk->stopping, 1);
@@ -815,15 +820,12 @@ takeover_handover(Takeover *tk)
         g_usleep(TAKEOVER_KICK_US);
     if (reading)
         g_warning("takeover: %d thread(s) still in read(2) of /dev/fuse", reading);
-    g_mutex_lock(&tk->lock);
-    while (g_hash_table_size(tk->flights) > tk->parked &&
-           g_cond_wait_until(&tk->cond, &tk->lock, deadline))
-        ;
-    left = g_hash_table_size(tk->flights) - tk->parked;
+    while ((left = takeover_unparked(tk)) > 0 && g_get_monotonic_time() < deadline)
+        g_usleep(TAKEOVER_DRAIN_POLL_US);
     if (left)
-        g_warning("takeover: handing over with %u request(s) still running after %d ms: "
-                  "the next server runs them again", left, TAKEOVER_DRAIN_MS);
-    g_mutex_unlock(&tk->lock);
+        g_warning("takeover: handing over with %" G_GINT64_FORMAT " request(s) still "
+                  "running after %d ms: the next server runs them again", left,
+                  TAKEOVER_DRAIN_MS);
     if (tk->stop_fn)
         tk->stop_fn(tk->stop_opaque);
     takeover_send(tk, TK_MSG_STOPPED, left, NULL, 0, -1);
