@@ -440,7 +440,9 @@ takeover_note_request(Takeover *tk, int fd, const void *buf, size_t len)
     if (tracked && (ih.unique & TK_FUSE_UNIQUE_RESEND) && ih.opcode != TK_FUSE_INIT &&
         (tk->hello.flags & TK_HELLO_FAIL_RESENT)) {
         takeover_reply_err(fd, ih.unique, EIO);
-        tk->failed_resent++;
+        if (__atomic_add_fetch(&tk->failed_resent, 1, __ATOMIC_SEQ_CST) == 1)
+            g_warning("takeover: the last servers crashed one after the other: requests "
+                      "sent again after a crash get EIO (one may be what crashed them)");
         return false;
     }
     if (!tracked)
@@ -856,9 +858,6 @@ takeover_ready(Takeover *tk)
 
     if (!tk)
         return 0;
-    if (tk->failed_resent)
-        g_warning("takeover: answered %" G_GUINT64_FORMAT " resent request(s) with EIO",
-                  tk->failed_resent);
     if ((ret = takeover_send(tk, TK_MSG_READY, 0, NULL, 0, -1)) < 0)
         return ret;
     /* SIGHUP is the supervisor's (an upgrade); for libfuse's handler it would end the

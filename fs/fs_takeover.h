@@ -31,7 +31,9 @@ typedef struct Takeover Takeover;
 
 /* First thing in main, before any thread: NULL when this process was not started by a
  * supervisor. Takes the inherited descriptors (made close-on-exec), removes the
- * environment variable, and reads the supervisor's hello. */
+ * environment variable, and reads the supervisor's hello (no hello: the supervisor is
+ * gone, the process exits 1; a supervisor of another protocol version: it exits
+ * TAKEOVER_EXIT_CONFIG). */
 Takeover *takeover_attach(void);
 
 /* The supervisor's spawn count: 1 for the first process, +1 per restart or upgrade. */
