@@ -27,7 +27,7 @@ ROUNDS=${TK_ROUNDS:-20}
 
 [ -e /dev/fuse ] || skip_all "no /dev/fuse on this machine"
 [ "$(id -u)" = 0 ] || skip_all "needs root: mount namespaces and bind mounts"
-for c in unshare nsenter fusermount3 tail; do
+for c in unshare nsenter fusermount3 tail python3; do
     command -v "$c" >/dev/null || skip_all "no $c on this machine"
 done
 # The whole test in a mount namespace of its own (private): a namespace another program
