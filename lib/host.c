@@ -203,7 +203,8 @@ host_console(Host *h, const DomInfo *d, ConsLog **out)
             g_warning("%s: %s: %s", h->name, d->name, why);
         return -EACCES;
     }
-    *out = cons_registry_get(h->consoles, local);
+    key = g_strdup_printf("%s: %s", h->name, d->name);
+    *out = cons_registry_get(h->consoles, local, key);
     return 0;
 }
 
