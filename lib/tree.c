@@ -46,6 +46,23 @@ tree_change_unref(TreeChange *ch)
 }
 
 static void
+tree_on_stats(Host *h, void *opaque)
+{
+    Tree *t = opaque;
+    void (*fn)(int, void *) = g_atomic_pointer_get(&t->stats_fn);
+
+    if (fn)
+        fn((int)host_index(h), t->stats_opaque);
+}
+
+void
+tree_stats_set_notify(Tree *t, void (*fn)(int host, void *opaque), void *opaque)
+{
+    t->stats_opaque = opaque;
+    g_atomic_pointer_set(&t->stats_fn, (gpointer)fn);
+}
+
+static void
 tree_on_change(Host *h, const DomChange *dc, void *opaque)
 {
     Tree *t = opaque;
@@ -135,9 +152,12 @@ tree_host_new(Tree *t, guint i)
     HostConfig c = {
         hc->name, hc->uri, hc->log_root, t->cfg.log_dirs, t->cfg.console_max,
         t->cfg.keepalive_interval, t->cfg.keepalive_count, t->cfg.stats_interval,
+        t->cfg.agent_interval,
     };
+    Host *h = host_new(i, &c, tree_on_change, t);
 
-    return host_new(i, &c, tree_on_change, t);
+    host_set_stats_listener(h, tree_on_stats, t);
+    return h;
 }
 
 /* ---- start-up ---- */
@@ -513,7 +533,14 @@ tree_root(Tree *t, TreeNode *out)
 bool
 tree_kind_is_dir(TreeKind kind)
 {
-    return kind == TN_GUEST || kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV;
+    return kind == TN_GUEST || kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV ||
+           kind == TN_AGENT;
+}
+
+bool
+tree_kind_has_content(TreeKind kind)
+{
+    return kind == TN_GUEST_FILE || kind == TN_DEV_FILE || kind == TN_AGENT_FILE;
 }
 
 DomInfo *

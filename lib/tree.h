@@ -54,6 +54,8 @@ typedef enum {
     TN_DEVKIND,
     TN_DEV,
     TN_DEV_FILE,
+    TN_AGENT,       /* <guest>/agent/ */
+    TN_AGENT_FILE,
 } TreeKind;
 
 typedef enum {
@@ -162,6 +164,9 @@ int tree_list_guest(const DomInfo *d, const TreeNode *n, GPtrArray **out);
 /* Does a guest-level directory of kind KIND list what the snapshot's devices hold (and so
  * change with them)? */
 bool tree_kind_is_dir(TreeKind kind);
+/* Is a node of KIND a guest-level file whose content tree_render gives (so a change of
+ * snapshot can change it)? */
+bool tree_kind_has_content(TreeKind kind);
 
 /* ---- open files ---- */
 
@@ -226,4 +231,7 @@ void tree_complete_after(Completion *comp, gint64 delay_us, int result);
 /* .domfs/events streams: a host's (INDEX >= 0) or the top one (-1, several hosts). For the
  * poll wake-ups of fs/: FN(OPAQUE) after every line. */
 void tree_events_set_notify(Tree *t, void (*fn)(void *opaque), void *opaque);
+/* Statistics files (TF_STATS) of host HOST have new content: FN(HOST, OPAQUE) after every
+ * fetch, on that host's statistics thread (for poll wake-ups; only queue work there). */
+void tree_stats_set_notify(Tree *t, void (*fn)(int host, void *opaque), void *opaque);
 const char *tree_guest_file_name(int index);

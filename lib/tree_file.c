@@ -85,6 +85,10 @@ tree_open_content(Tree *t, TreeFile *f)
     case TF_CONNECTION:
         tree_connection_text(t, f->node.conn, s);
         break;
+    case TF_STATS:
+        if ((ret = tree_render_stats(t, &f->node, s, NULL)) < 0)
+            return ret;
+        break;
     default:
         if ((ret = tree_snap(t, &f->node, &f->snap)) < 0 ||
             (ret = tree_render(f->snap, &f->node, s)) < 0)

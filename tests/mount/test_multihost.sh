@@ -26,7 +26,7 @@ cat > "$NODE" <<'EOF'
   </domain>
 </node>
 EOF
-FILES="autostart console.log description devices error id memory migrate persistent reason state title uuid vcpus xml"
+FILES="agent autostart console.log cpu.stat description devices error id io.stat memory memory.stat migrate net.stat persistent reason state title uuid vcpu.stat vcpus xml"
 T=10
 
 M=$TEST_TMP/mnt
@@ -35,8 +35,8 @@ is "$(ls "$M" | tr '\n' ' ')" "a b " "root: one directory per connection"
 is "$(ls -A "$M" | tr '\n' ' ')" ".domfs a b " "ls -A: and .domfs"
 is "$(ls -A "$M/a" | tr '\n' ' ')" ".domfs test " "a: .domfs and its guest"
 is "$(ls -A "$M/b" | tr '\n' ' ')" ".domfs db web " "b: .domfs and its guests"
-is "$(ls "$M/a/test" | tr '\n' ' ')" "$FILES " "a/test holds the guest files"
-is "$(ls "$M/b/web" | tr '\n' ' ')" "$FILES " "b/web holds the guest files"
+is "$(LC_ALL=C ls "$M/a/test" | tr '\n' ' ')" "$FILES " "a/test holds the guest files"
+is "$(LC_ALL=C ls "$M/b/web" | tr '\n' ' ')" "$FILES " "b/web holds the guest files"
 is "$(ls "$M/a/.domfs" | tr '\n' ' ')" "connection events metrics.prom " "a/.domfs"
 is "$(ls "$M/.domfs" | tr '\n' ' ')" "connection events metrics.prom " "root .domfs"
 is "$(cat "$M/a/test/state") $(cat "$M/b/web/state") $(cat "$M/b/db/state")" "running running shutoff" "states of each host's guests"

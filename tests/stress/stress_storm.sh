@@ -57,7 +57,7 @@ kill "$EP"; wait "$EP" 2>/dev/null
 sleep 2
 RSS1=$(daemon_rss "$D")
 echo "# daemon RSS: $RSS0 KiB before the storm, $RSS1 KiB after $SECONDS_STORM s"
-[ "$RSS1" -lt $((RSS0 + 32768)) ]; tap_ok $? "RSS grew by less than 32 MiB over the storm"
+rss_growth_ok "$D" "$RSS0" "$RSS1" 32768 "RSS grew by less than 32 MiB over the storm"
 
 # ------------------------------------------------------------------ error is current
 stale=0
