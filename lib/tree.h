@@ -188,7 +188,8 @@ typedef struct {
 } TreeOpenInfo;
 
 /* Open N for FLAGS (O_ACCMODE, O_APPEND, O_NONBLOCK). A snapshot file's content is fixed at
- * open: reads at any offset of one open file see one value, like sysfs's seq_file. */
+ * open: reads at any offset of one open file see one value, like sysfs's seq_file.
+ * -EMFILE when the caller's uid holds DOMFS_OPENS_PER_UID open files already. */
 int tree_open(Tree *t, const TreeNode *n, int flags, const TreeCaller *who, TreeFile **out,
               TreeOpenInfo *info);
 TreeFile *tree_file_ref(TreeFile *f);

@@ -50,6 +50,7 @@ tree_file_clear(gpointer p)
     if (f->content)
         g_bytes_unref(f->content);
     dom_info_unref(f->snap);
+    quota_release(QUOTA_OPENS, f->uid);
     cons_close(f->console);
     ev_reader_free(f->events);
     if (f->waits)
@@ -126,6 +127,9 @@ tree_open(Tree *t, const TreeNode *n, int flags, const TreeCaller *who, TreeFile
         return -EISDIR;
     if ((flags & O_ACCMODE) != O_RDONLY && !attr.writable)
         return -EACCES;
+    /* every open costs memory here: bounded per user, like a process's descriptors */
+    if (!quota_take(QUOTA_OPENS, who->uid))
+        return -EMFILE;
     f = g_atomic_rc_box_new0(TreeFile);
     g_mutex_init(&f->lock);
     f->tree = t;

@@ -61,5 +61,27 @@ wait "$HP"
 FD2=$(daemon_fds "$D")
 echo "# daemon descriptors after the handles closed: $FD2"
 [ "$FD2" -lt $((FD0 + 300)) ]; tap_ok $? "still bounded after they closed ($FD2)"
+
+# open files cost domfs memory: one user holds at most DOMFS_OPENS_PER_UID (32768) of them,
+# whatever the number of its processes; root's opens still work meanwhile
+upaths=()
+for i in $(seq 1 "$N"); do upaths+=("$M/g$i/uuid"); done
+for k in 1 2; do
+    mkfifo "$TEST_TMP/hold$k"
+    as_member_bg "$STRESS_TOOL" handles 60 "${upaths[@]}" < "$TEST_TMP/hold$k" > "$TEST_TMP/many$k" 2>&1 &
+    eval "MP$k=\$!"
+    exec {fd}> "$TEST_TMP/hold$k"; eval "HFD$k=\$fd"
+    wait_for 120 grep -q '^handles' "$TEST_TMP/many$k"
+done
+read -r _ o1 f1 why1 < "$TEST_TMP/many1"
+read -r _ o2 f2 why2 < "$TEST_TMP/many2"
+echo "# two processes of one user: $o1 + $o2 opened, $f1 + $f2 refused ($why2)"
+is "$((o1 + o2))" 32768 "one user's open files stop at 32768 across its processes"
+like "$why2" "Too many open files" "beyond it: EMFILE"
+is "$(cat "$M/g1/uuid" | wc -c)" 37 "root still opens files meanwhile"
+fails_with "Too many open files" "that user's next process gets EMFILE too" as_user cat "$M/g2/state"
+eval "exec $HFD1>&- $HFD2>&-"
+wait "$MP1" "$MP2"
+is "$(as_member cat "$M/g3/state")" "running" "once they closed, that user opens again"
 domfs_umount "$M"
 done_testing
