@@ -285,10 +285,10 @@ conn_connect_and_load(DomConn *c, gboolean resync, char **errmsg)
 
     if (!vc)
         return -ENOTCONN;
-    g_mutex_lock(&c->lock);
-    conn_register_events(c, vc);
-    g_mutex_unlock(&c->lock);
+    /* libvirt calls, never under c->lock (readers of .domfs/connection take it);
+     * callback_ids is only touched by the thread that connects and by conn_close */
     call = conn_call_begin(c);
+    conn_register_events(c, vc);
     ticket = dom_cache_ticket(c->cache);
     ret = dom_fetch_all(vc, &all, &doms, errmsg);
     conn_call_end(c, call);
@@ -538,7 +538,7 @@ conn_close(DomConn *c)
     /* from here on, event callbacks still running or queued reach nothing */
     conn_registry_remove(c);
     g_atomic_int_set(&c->stopping, 1);
-    timer_cancel(c->watchdog);
+    timer_cancel_wait(c->watchdog);
     if (c->worker) {
         conn_push_job(c, CONN_JOB_STOP, NULL, NULL, NULL, NULL);
         if (!conn_wait_flag(&c->worker_done) || !conn_load_wait(c)) {

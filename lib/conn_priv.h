@@ -37,7 +37,7 @@ struct DomConn {
     char *hostname;
     char *libvirt_version;
     char *driver;
-    GArray *callback_ids;    /* of int */
+    GArray *callback_ids;    /* of int; only the connecting thread (and conn_close) */
     ConnStatus status;
     gint64 since;            /* real time (µs) the status began */
     char *last_error;        /* why the last (re)connect attempt failed */
