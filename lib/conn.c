@@ -549,6 +549,9 @@ conn_new(const ConnConfig *cfg)
     c->calls = g_ptr_array_new();
     c->status = CONN_RECONNECTING;
     c->since = g_get_real_time();
+    /* what .domfs/connection says of a host whose first attempt has not ended yet (with
+     * several hosts the mount may come up before it does) */
+    c->last_error = g_strdup("no answer yet: the first connection attempt is under way");
     c->jobs = g_async_queue_new_full((GDestroyNotify)conn_job_free);
     c->wanted = g_async_queue_new_full(g_free);
     c->probe_stop = g_async_queue_new_full(g_free);
