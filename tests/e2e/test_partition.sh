@@ -75,6 +75,14 @@ check_trees() {   # check_trees WHEN: every host's directory matches virsh list 
     done
 }
 
+# timed_mount NAME ARGS...: dx_mount, and how long it took in MOUNT_S (seconds)
+timed_mount() {
+    local t0 rc; t0=$(e2e_now)
+    dx_mount "$@"; rc=$?
+    MOUNT_S=$(e2e_since "$t0")
+    return $rc
+}
+
 # timed_write FILE VALUE: writes VALUE to FILE in a shell (bounded by 30 s); sets W_RC,
 # W_OUT (the shell's error) and W_MS (how long it took)
 timed_write() {
@@ -264,7 +272,7 @@ WRITE_TIMES=()
 dx_phase "mount h1 h2 h3 over qemu+tcp"
 MARGS=()
 for h in "${HOSTS[@]}"; do MARGS+=(-c "$h=$(tcp_uri "$h")"); done
-dx_mount part "${MARGS[@]}" -o "keepalive=$KA_I,$KA_N,timeout=$TIMEOUT"
+timed_mount part "${MARGS[@]}" -o "keepalive=$KA_I,$KA_N,timeout=$TIMEOUT"
 tap_ok $? "domfs mounts ${HOSTS[*]} (${MARGS[*]})" || dx_finish
 M=$DX_MNT
 is "$(cd "$M" && ls | tr '\n' ' ')" "h1 h2 h3 " "the root lists one directory per host"
@@ -288,6 +296,11 @@ timeout 900 python3 "$E2E_ROOT/partition.py" loop "$STOPF" "$LOOP_PHASE" "$M" "$
     "$SLOW_MS" "$LOOP_OUT" 2> "$E2E_ROOT/loop.err" &
 LOOP_PID=$!
 sleep 5   # the baseline: the loop's latencies while every host is fine
+
+# the mtime of a file whose content never changes (uuid): what it says of the data's age
+mtime_of() { stat -c %Y "$M/$CUT/c1/uuid" 2>/dev/null; }
+dx_cat "$M/$CUT/c1/uuid" >/dev/null
+MTIME_START=$(mtime_of)
 
 # ---------------------------------------------------------------- h2: link down
 # cut_phase MODE: h2 cut off (MODE down/drop), checked, changed meanwhile, restored
@@ -351,6 +364,9 @@ cut_phase() {
     n_after=$(tail -n +"$((mark + 1))" "$EV" | grep -c "^[0-9.]* $CUT/")
     echo "# $mode: $n_after event lines of $CUT since the cut:"
     tail -n +"$((mark + 1))" "$EV" | grep "^[0-9.]* $CUT/" | head -12 | sed 's/^/#   /'
+    dx_cat "$M/$CUT/c1/uuid" >/dev/null
+    echo "# $mode: mtime of $CUT/c1/uuid (never changes): $(date -u -d "@$(mtime_of)" +%T) after the" \
+        "reconnect at $(date -u -d "@${t_back%.*}" +%T) (at the start: $(date -u -d "@$MTIME_START" +%T))"
     out=$(dx_write "$M/$CUT/c1/title" "after-$mode"); tap_ok $? "$mode: writes to $CUT work again" "$out"
     is "$(timeout 30 virsh -q -c "$(tcp_uri "$CUT")" desc c1 --title 2>&1)" "after-$mode" "$mode: virsh sees the title"
     check_trees "after the $mode cut"
@@ -422,5 +438,37 @@ echo "# status changes seen:"; sed 's/^/#   /' "$WATCH_OUT"
 for h in "$CUT" "$STOP"; do
     echo "# mtime of $h/$(first_guest "$h")/state: $(stat -c %y "$M/$h/$(first_guest "$h")/state")"
 done
+ok "domfs is alive and answers" dx_alive
+T_UP1=$MOUNT_S
+
+# ---------------------------------------------------------------- start-up with two hosts away
+dx_phase "start-up with $CUT cut off (drop) and $STOP stopped"
+dx_umount "$M"
+ok "$CUT's link cut (drop) before the mount" e2e_link_cut "$CUT" drop
+ok "$STOP's libvirtd stopped before the mount" e2e_host_stop "$STOP"
+timed_mount part2 "${MARGS[@]}" -o "keepalive=$KA_I,$KA_N,timeout=$TIMEOUT"
+tap_ok $? "domfs mounts with $CUT unreachable and $STOP not answering" || dx_finish
+M=$DX_MNT
+echo "# start-up: $MOUNT_S s with two hosts away, $T_UP1 s with all three up (figures, not asserted)"
+is "$(cd "$M" && ls | tr '\n' ' ')" "h1 h2 h3 " "the root lists every host, the two away ones too"
+is "$(status "$OK_H")" "connected" "$OK_H is connected"
+ok "$OK_H/ matches virsh list --all of $OK_H" tree_matches "$OK_H"
+for h in "$CUT" "$STOP"; do
+    like "$(status "$h")" "^reconnecting since $ST_RE\$" "$h/.domfs/connection says reconnecting"
+    like "$(timeout 5 cat "$M/$h/.domfs/connection")" '^last_error .+' "$h/.domfs/connection says why"
+    sed -n 's/^last_error /#   '"$h"': last_error /p' "$M/$h/.domfs/connection"
+    is "$(timeout 5 ls "$M/$h" | wc -l)" 0 "$h/ is empty until it answers"
+done
+ok "$STOP's libvirtd continued" e2e_host_cont "$STOP"
+ok "$CUT's link restored" e2e_link_restore "$CUT"
+t_back=$(e2e_now)
+for h in "$CUT" "$STOP"; do
+    if dx_wait "$BACK" status_like "$h" 'connected$'; then
+        tap_ok 0 "$h connected after it came back ($(e2e_since "$t_back") s)"
+    else
+        tap_ok 1 "$h connected within ${BACK}s after it came back" "$(timeout 5 cat "$M/$h/.domfs/connection")"
+    fi
+done
+check_trees "after a start-up with two hosts away"
 ok "domfs is alive and answers" dx_alive
 dx_finish
