@@ -46,6 +46,9 @@ struct DomConn {
     GAsyncQueue *jobs;       /* ConnJob *, taken by the worker */
     GThread *worker;
     gint worker_done;        /* the worker returned (atomic) */
+    GThread *prober;         /* one round trip per keepalive interval (conn.c) */
+    GAsyncQueue *probe_stop; /* anything pushed here stops the prober */
+    gint prober_done;        /* the prober returned (atomic) */
     guint watchdog;          /* timer id */
 
     /* the background XML load after a bulk load (conn_load.c) */
