@@ -7,7 +7,7 @@
  *
  * Start-up opens every host in parallel (a thread each); with several hosts the tree comes
  * up once every first attempt ended or, after a first success, once no attempt has ended
- * for as long again as the start-up took so far (TREE_START_GRACE_MIN_US at least; never
+ * for as long again as the start-up took so far (DOMFS_START_GRACE_MIN_US at least; never
  * later than DOMFS_START_WAIT_US after the first success): a host that refuses costs
  * nothing, one that never answers (stopped, packets dropped, an address nobody has) at
  * most as long again as the live ones took, never a sum of timeouts. A host that comes
@@ -166,9 +166,6 @@ tree_host_new(Tree *t, guint i)
 
 /* ---- start-up ---- */
 
-/* Once a host is up, how long at least the others' first attempts are waited for after
- * the last attempt that ended (a host on a LAN answers within milliseconds). */
-#define TREE_START_GRACE_MIN_US (250 * G_TIME_SPAN_MILLISECOND)
 
 typedef struct TreeStartup {
     GMutex lock;              /* guards the counters and each attempt's result */
@@ -218,7 +215,7 @@ tree_attempt_main(gpointer data)
 static gint64
 tree_startup_deadline(const TreeStartup *su, gint64 start)
 {
-    gint64 grace = MAX(su->last_end - start, TREE_START_GRACE_MIN_US);
+    gint64 grace = MAX(su->last_end - start, DOMFS_START_GRACE_MIN_US);
 
     return MIN(su->first_up + DOMFS_START_WAIT_US, su->last_end + grace);
 }
