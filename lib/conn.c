@@ -34,6 +34,7 @@
 #include "cleanup.h"
 #include "dom_fetch.h"
 #include "domfs_limits.h"
+#include "stop_wait.h"
 #include "timer.h"
 #include "verr.h"
 
@@ -517,21 +518,6 @@ conn_worker_main(gpointer data)
     return NULL;
 }
 
-/* Wait at most DOMFS_STOP_WAIT_US for FLAG; FALSE when it never came (a thread stuck in
- * a libvirt call to a host that stopped answering). */
-static gboolean
-conn_wait_flag(volatile gint *flag)
-{
-    gint64 end = g_get_monotonic_time() + DOMFS_STOP_WAIT_US;
-
-    while (!g_atomic_int_get(flag)) {
-        if (g_get_monotonic_time() >= end)
-            return FALSE;
-        g_usleep(10 * G_TIME_SPAN_MILLISECOND);
-    }
-    return TRUE;
-}
-
 /* ---- lifecycle ---- */
 
 DomConn *
@@ -583,7 +569,7 @@ conn_close(DomConn *c)
     if (c->worker) {
         conn_push_job(c, CONN_JOB_STOP, NULL, NULL, NULL, NULL);
         g_async_queue_push(c->probe_stop, g_strdup("stop"));
-        if (!conn_wait_flag(&c->worker_done) || !conn_wait_flag(&c->prober_done) ||
+        if (!stop_wait(&c->worker_done, 1) || !stop_wait(&c->prober_done, 1) ||
             !conn_load_wait(c)) {
             g_warning("%s: a libvirt call does not return: leaving the connection as it is",
                       c->uri ? c->uri : "libvirt");
