@@ -432,6 +432,27 @@ else
     tap_skip "node_exporter textfile collector" "apt-get download prometheus-node-exporter into $TOOLS_CACHE failed (no package mirror?)"
 fi
 
+# ---------------------------------------------------------------- paused: no answer
+dx_phase "paused: the agent cannot answer; its data and addresses stay"
+# log_since N TEXT: the daemon's log has TEXT after its first N lines
+log_since() { tail -n +"$(( $1 + 1 ))" "$M.log" | grep -qF -- "$2"; }
+IPF=$(rd devices/interfaces/0/ip); st=$(rd agent/status); IFS_TXT=$(rd agent/interfaces)
+like "$IPF" " fe80::" "before: ip has the agent's addresses (IPv4 and IPv6): $IPF"
+nlog=$(wc -l < "$M.log")
+out=$(dx_write "$D/state" paused); tap_ok $? "echo paused > state" "$out"
+dx_wait "$WAIT_MAX" log_since "$nlog" "$G: the guest agent does not answer"
+tap_ok $? "an agent pass finds no answer; the daemon logs it once" "$(tail -n +"$((nlog + 1))" "$M.log")"
+tail -n +"$((nlog + 1))" "$M.log" | sed 's/^/#   log: /'
+is "$(rd agent/status)" "$st" "paused: agent/status unchanged (connected, the last refresh's time)"
+is "$(rd agent/interfaces)" "$IFS_TXT" "paused: agent/interfaces unchanged"
+is "$(rd devices/interfaces/0/ip)" "$IPF" "paused: devices/interfaces/0/ip keeps the agent's addresses (not the lease alone)"
+nlog=$(wc -l < "$M.log")
+out=$(dx_write "$D/state" running); tap_ok $? "echo running > state" "$out"
+dx_wait "$WAIT_MAX" status_newer "$D/agent/status" "$(status_epoch "$st")"
+tap_ok $? "resumed: a newer refresh ('$(rd agent/status)')"
+log_since "$nlog" "$G: the guest agent answers again"; tap_ok $? "... and the log says the agent answers again"
+is "$(tail -n +"$((nlog + 1))" "$M.log" | grep -c "guest agent")" 1 "... in one line"
+
 # ---------------------------------------------------------------- the agent stops
 dx_phase "qemu-ga killed inside the guest: disconnected, data kept"
 BEFORE=$(for f in hostname os timezone users filesystems interfaces; do echo "== $f"; rd "agent/$f"; done)
