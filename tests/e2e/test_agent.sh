@@ -2,7 +2,7 @@
 # test_agent.sh - a real QEMU guest with qemu-guest-agent and a DHCP lease proves what
 # domfs shows operators (issue 12): agent/ (status, hostname, os, timezone, users,
 # filesystems, interfaces), an interface's ip, cpu.stat, vcpu.stat, memory.stat, io.stat,
-# net.stat, a disk's capacity/allocation/physical, and .domfs/metrics.prom (promtool and
+# net.stat, each disk's capacity/allocation/physical, and .domfs/metrics.prom (promtool and
 # the real node_exporter's textfile collector).
 #
 # Why against a real guest: libvirt's test driver has no agent and reports no counters,
@@ -28,6 +28,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib/pkg.sh"
 
 H=h1                     # the host
+DISKS="vda hdc"          # the guest's disks: its ext2 qcow2 (virtio), a cdrom with media (IDE)
 G=ag                     # the guest
 GHN=ag-e2e-guest         # the hostname the guest gives itself (kernel argument)
 NVCPU=2                  # vCPUs of the guest (vcpu.stat: one line each)
@@ -125,9 +126,21 @@ STATUS_RE='^(connected|disconnected) ([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{
 snapshot_files() {
     S_CPU=$(rd cpu.stat); S_VCPU=$(rd vcpu.stat); S_MEM=$(rd memory.stat)
     S_IO=$(rd io.stat); S_NET=$(rd net.stat)
-    S_CAP=$(rd devices/disks/vda/capacity); S_ALLOC=$(rd devices/disks/vda/allocation)
-    S_PHYS=$(rd devices/disks/vda/physical)
+    local t f
+    for t in $DISKS; do
+        for f in capacity allocation physical; do
+            printf -v "S_${f^^}_$t" '%s' "$(rd "devices/disks/$t/$f")"
+        done
+    done
 }
+# disk_file T FIELD: what snapshot_files read from devices/disks/T/FIELD
+disk_file() { local v="S_${2^^}_$1"; echo "${!v}"; }
+# blk WITNESS T: N of the witness's block.N.name=T (libvirt's order is the XML's)
+blk() { awk -F= -v t="$2" '{ sub(/^ +/, "", $1) } $1 ~ /^block\.[0-9]+\.name$/ && $2 == t {
+    split($1, p, "."); print p[2]; exit }' "$1"; }
+# the statistics files of every disk (for the checks of size and emptiness)
+disk_files() { local t f; for t in $DISKS; do for f in capacity allocation physical; do
+    echo "devices/disks/$t/$f"; done; done; }
 # witnessed_read TAG: domstats A, wait for a later fetch, read the files, domstats B
 witnessed_read() {
     WIT_A=$E2E_ROOT/ds-$1-a WIT_B=$E2E_ROOT/ds-$1-b
@@ -189,12 +202,15 @@ e2e_install
 e2e_guest_build --agent || e2e_die "agent guest build failed"
 e2e_host_up "$H" --ownnet || e2e_die "host $H did not come up"
 e2e_net_dhcp_up "$H" || e2e_die "no libvirt network with DHCP on $H"
-e2e_domain_xml "$G" --agent --hostname "$GHN" |
+e2e_domain_xml "$G" --agent --cdrom --hostname "$GHN" |
     sed "s|<vcpu>1</vcpu>|<vcpu>$NVCPU</vcpu>|" > "$E2E_ROOT/$G.xml" || e2e_die "guest XML"
 grep -q "<vcpu>$NVCPU</vcpu>" "$E2E_ROOT/$G.xml" || e2e_die "the guest XML has no <vcpu> to set"
 dx_virsh "$H" define "$E2E_ROOT/$G.xml" >/dev/null || e2e_die "define $G failed"
 IMG=$E2E_ROOT/images/$G.qcow2
-VSIZE=$(qemu-img info --output=json "$IMG" | python3 -c 'import json, sys; print(json.load(sys.stdin)["virtual-size"])')
+vsize() { qemu-img info -U --output=json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["virtual-size"])'; }
+declare -A DISK_IMG=([vda]=$IMG [hdc]=$E2E_AGENT_GUEST_DIR/media-a.raw) DISK_VSIZE=()
+for t in $DISKS; do DISK_VSIZE[$t]=$(vsize "${DISK_IMG[$t]}"); done
+VSIZE=${DISK_VSIZE[vda]}
 KPKG=$(cat "$E2E_AGENT_GUEST_DIR/kernel-package")
 VERS=$(dx_virsh "$H" version 2>/dev/null | awk -F': ' '/^Using library/ { l = $2 } /^Running hypervisor/ { q = $2 } END { print l ", " q }')
 echo "# $VERS"
@@ -211,7 +227,7 @@ D=$M/$G
 is "$(timeout 5 ls "$D/agent" | tr '\n' ' ')" "filesystems hostname interfaces os status timezone users " \
     "agent/ holds its seven files"
 is "$(rd agent/status)" "disconnected" "shut off, with an agent channel: agent/status says disconnected, no time yet"
-is "$(rd cpu.stat)$(rd io.stat)$(rd devices/disks/vda/capacity)" "" "shut off: no statistics"
+is "$(rd cpu.stat)$(rd io.stat)$(rd devices/disks/vda/capacity)$(rd devices/disks/hdc/capacity)" "" "shut off: no statistics"
 
 # ---------------------------------------------------------------- boot
 dx_phase "start through domfs; the agent connects; the lease"
@@ -331,13 +347,16 @@ for k in swap_in swap_out major_faults minor_faults; do   # counters
     done
 done
 # io.stat
-is "$(awk '{ print $1 }' <<< "$S_IO" | tr '\n' ' ')" "vda " "io.stat: one line, the disk vda"
-is "$(keys_of "$S_IO" vda)" "$(expected_keys "$IO_MAP" "block.0.")" "io.stat vda: the keys libvirt's block.0.* reports"
-is "$(ds_of "$WIT_A" block.0.name)" "vda" "witness: block.0 is vda"
-for e in $IO_MAP; do
-    IFS=: read -r k lk dv ml <<< "$e"
-    v=$(nested_of "$S_IO" vda "$k"); [ -n "$v" ] && between "io.stat vda $k" "$v" "block.0.$lk" "$dv" "$ml"
+is "$(awk '{ print $1 }' <<< "$S_IO" | tr '\n' ' ')" "$DISKS " "io.stat: one line per disk, in the domain's order ($DISKS)"
+for t in $DISKS; do
+    b=$(blk "$WIT_A" "$t")
+    is "$(keys_of "$S_IO" "$t")" "$(expected_keys "$IO_MAP" "block.$b.")" "io.stat $t: the keys libvirt's block.$b.* reports"
+    for e in $IO_MAP; do
+        IFS=: read -r k lk dv ml <<< "$e"
+        v=$(nested_of "$S_IO" "$t" "$k"); [ -n "$v" ] && between "io.stat $t $k" "$v" "block.$b.$lk" "$dv" "$ml"
+    done
 done
+like "$(nested_of "$S_IO" hdc rbytes)" '^[1-9][0-9]*$' "io.stat hdc: the guest read its cdrom (rbytes > 0)"
 # net.stat
 NETDEV=$(rd devices/interfaces/0/target)
 like "$NETDEV" '^vnet[0-9]+$' "devices/interfaces/0/target: $NETDEV"
@@ -349,15 +368,24 @@ for e in $NET_MAP; do
     v=$(nested_of "$S_NET" "$NETDEV" "$k"); [ -n "$v" ] && between "net.stat $k" "$v" "net.0.$lk"
 done
 # disks
-is "$S_CAP" "$VSIZE" "devices/disks/vda/capacity = qemu-img's virtual size"
-between "devices/disks/vda/allocation" "$S_ALLOC" block.0.allocation
-between "devices/disks/vda/physical" "$S_PHYS" block.0.physical
+for t in $DISKS; do
+    b=$(blk "$WIT_A" "$t")
+    is "$(disk_file "$t" capacity)" "${DISK_VSIZE[$t]}" "devices/disks/$t/capacity = qemu-img's virtual size of ${DISK_IMG[$t]##*/}"
+    between "devices/disks/$t/allocation" "$(disk_file "$t" allocation)" "block.$b.allocation"
+    between "devices/disks/$t/physical" "$(disk_file "$t" physical)" "block.$b.physical"
+done
+S_PHYS=$(disk_file vda physical)
 bad=""
-for f in cpu.stat vcpu.stat memory.stat io.stat net.stat devices/disks/vda/capacity \
-         devices/disks/vda/allocation devices/disks/vda/physical; do
+for f in cpu.stat vcpu.stat memory.stat io.stat net.stat $(disk_files); do
     out=$(stable_size "$D/$f") || bad+=" $f: $out;"
 done
 is "$bad" "" "a running guest's statistics files: stat size = bytes read"
+bad=""
+for f in agent/status agent/hostname agent/os agent/timezone agent/users agent/filesystems \
+         agent/interfaces devices/interfaces/0/ip; do
+    out=$(stable_size "$D/$f") || bad+=" $f: $out;"
+done
+is "$bad" "" "agent/ files and ip: stat size = bytes read"
 P_IMG=$(stat -c %s "$IMG")
 [ "$S_PHYS" -le "$P_IMG" ] 2>/dev/null; tap_ok $? "physical ($S_PHYS) <= the image file's size now ($P_IMG)"
 # growth while the guest runs
@@ -379,9 +407,10 @@ tap_ok $? "io.stat vda wbytes grew by at least $WRITE_KIB KiB ($W1 -> $(nested_o
 dx_wait "$WAIT_MAX" nested_above agent/filesystems /mnt used_bytes $(( ${U1:-0} + WRITE_KIB * KIB - 1 ))
 tap_ok $? "agent/filesystems used_bytes grew by at least $WRITE_KIB KiB ($U1 -> $(nested_of "$(rd agent/filesystems)" /mnt used_bytes))"
 witnessed_read write
-between "io.stat vda wbytes after the write" "$(nested_of "$S_IO" vda wbytes)" block.0.wr.bytes
-between "io.stat vda wios after the write" "$(nested_of "$S_IO" vda wios)" block.0.wr.reqs
-between "devices/disks/vda/allocation after the write" "$S_ALLOC" block.0.allocation
+b=$(blk "$WIT_A" vda)
+between "io.stat vda wbytes after the write" "$(nested_of "$S_IO" vda wbytes)" "block.$b.wr.bytes"
+between "io.stat vda wios after the write" "$(nested_of "$S_IO" vda wios)" "block.$b.wr.reqs"
+between "devices/disks/vda/allocation after the write" "$(disk_file vda allocation)" "block.$b.allocation"
 
 # ---------------------------------------------------------------- metrics.prom
 dx_phase "metrics.prom: samples, promtool, node_exporter"
@@ -392,8 +421,10 @@ is "$(grep -c "^domfs_up{host=\"$H\"} 1$" <<< "$PT")" 1 "domfs_up{host=\"$H\"} 1
 like "$PT" "domfs_guest_info\{$L,uuid=\"$(rd uuid)\",title=\"\"\} 1" "domfs_guest_info with the uuid"
 like "$PT" "domfs_guest_cpu_seconds_total\{$L\} [0-9.e+]+" "domfs_guest_cpu_seconds_total"
 is "$(grep -c "^domfs_guest_vcpu_seconds_total{$L,vcpu=\"[0-9]\"} " <<< "$PT")" "$NVCPU" "domfs_guest_vcpu_seconds_total: one sample per vCPU"
-is "$(grep "^domfs_guest_block_capacity_bytes{$L,device=\"vda\"}" <<< "$PT" | awk '{ print $2 }')" "$VSIZE" \
-    "domfs_guest_block_capacity_bytes{device=\"vda\"} = the virtual size"
+for t in $DISKS; do
+    is "$(grep "^domfs_guest_block_capacity_bytes{$L,device=\"$t\"}" <<< "$PT" | awk '{ print $2 }')" "${DISK_VSIZE[$t]}" \
+        "domfs_guest_block_capacity_bytes{device=\"$t\"} = the virtual size"
+done
 is "$(grep "^domfs_guest_memory_max_bytes{$L}" <<< "$PT" | awk '{ print $2 }')" "$(flat_of "$S_MEM" max)" \
     "domfs_guest_memory_max_bytes = memory.stat max"
 like "$PT" "domfs_guest_network_receive_drops_total\{$L,device=\"$NETDEV\"\} [0-9]+" "NIC drops of $NETDEV"
@@ -482,8 +513,7 @@ dx_phase "shutdown through domfs: statistics empty, agent data kept; start: conn
 out=$(dx_write "$D/state" shutdown); tap_ok $? "echo shutdown > state (ACPI)" "$out"
 dx_wait "$WAIT_MAX" dx_file_is "$D/state" shutoff; tap_ok $? "state shutoff"
 bad=""
-for f in cpu.stat vcpu.stat memory.stat io.stat net.stat devices/disks/vda/capacity \
-         devices/disks/vda/allocation devices/disks/vda/physical; do
+for f in cpu.stat vcpu.stat memory.stat io.stat net.stat $(disk_files); do
     [ -z "$(rd "$f")" ] || bad+=" $f"
     [ "$(timeout 5 stat -c %s "$D/$f")" = 0 ] || bad+=" $f(size)"
 done
@@ -521,13 +551,17 @@ echo "# keys filled by ${VERS:-libvirt/QEMU} (TCG, no cgroup controllers), agent
 fill_row cpu.stat "" "usage_usec user_usec system_usec" "$S_CPU"
 fill_row "vcpu.stat (each line)" "" "state time_usec wait_usec delay_usec" "$S_VCPU" 0
 fill_row memory.stat "" "current max actual available usable unused rss disk_caches swap_in swap_out major_faults minor_faults" "$S_MEM"
-fill_row "io.stat (vda)" "" "rbytes wbytes rios wios fios rtime_usec wtime_usec ftime_usec" "$S_IO" vda
-fill_row "net.stat ($NETDEV)" "" "rx_bytes rx_packets rx_errs rx_drop tx_bytes tx_packets tx_errs tx_drop" "$S_NET" "$NETDEV"
-filled=""; empty=""
-for f in capacity allocation physical; do
-    if [ -n "$(rd "devices/disks/vda/$f")" ]; then filled+="$f "; else empty+="$f "; fi
+for t in $DISKS; do
+    fill_row "io.stat ($t)" "" "rbytes wbytes rios wios fios rtime_usec wtime_usec ftime_usec" "$S_IO" "$t"
 done
-row "devices/disks/vda/" "$filled" "$empty"
+fill_row "net.stat ($NETDEV)" "" "rx_bytes rx_packets rx_errs rx_drop tx_bytes tx_packets tx_errs tx_drop" "$S_NET" "$NETDEV"
+for t in $DISKS; do
+    filled=""; empty=""
+    for f in capacity allocation physical; do
+        if [ -n "$(disk_file "$t" "$f")" ]; then filled+="$f "; else empty+="$f "; fi
+    done
+    row "devices/disks/$t/" "$filled" "$empty"
+done
 filled=""; empty=""
 for f in status hostname os timezone users filesystems interfaces; do
     if [ -n "$(rd "agent/$f")" ]; then filled+="$f "; else empty+="$f "; fi
