@@ -27,6 +27,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib/pkg.sh
 . "$HERE/../lib/pkg.sh"
 
+command -v python3 >/dev/null || e2e_skip "python3 not found (guest-exec's JSON, node_exporter's scrape)"
+
 H=h1                     # the host
 DISKS="vda hdc"          # the guest's disks: its ext2 qcow2 (virtio), a cdrom with media (IDE)
 G=ag                     # the guest
@@ -71,7 +73,7 @@ json_get() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])["return
 # (WAIT_MAX s), prints its stdout; the exit status is the command's. libvirt marks the
 # domain tainted (custom-ga-command): only this test's guest.
 gexec() {
-    local r pid s i out
+    local r pid s i out rc
     r=$(dx_virsh "$H" qemu-agent-command "$G" \
         "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\",\"arg\":[\"-c\",$(json_str "$1")],\"capture-output\":true}}") ||
         { echo "# guest-exec failed: $r" >&2; return 126; }
@@ -85,7 +87,9 @@ gexec() {
     done
     out=$(json_get "$s" out-data)
     [ -n "$out" ] && base64 -d <<< "$out"
-    return "$(json_get "$s" exitcode)"
+    rc=$(json_get "$s" exitcode)
+    is_num "$rc" || { echo "# guest-exec: $1: no exit code within $WAIT_MAX s" >&2; return 125; }
+    return "$rc"
 }
 # gexec_nowait SHELL-COMMAND: starts it in the guest, does not wait (the agent may go)
 gexec_nowait() {
@@ -308,6 +312,8 @@ is "$(wc -l <<< "$IFS_TXT")" "$(dx_virsh "$H" domifaddr "$G" --source agent | aw
     "one line per interface virsh domifaddr --source agent lists"
 IPF=$(rd devices/interfaces/0/ip)
 like " $IPF " " $IP/24 " "devices/interfaces/0/ip holds the leased address ($IPF)"
+IP_SEEN=""               # where ip's addresses were seen to come from (the keys table)
+[[ " $IPF " == *" fe80::"* ]] && IP_SEEN="the agent (IPv4 and IPv6) while it answers"
 like "$(dx_virsh "$H" net-dhcp-leases default)" "$MAC +ipv4 +$IP/24 +$GHN" "witness: net-dhcp-leases has $MAC $IP $GHN"
 
 # ---------------------------------------------------------------- statistics
@@ -501,6 +507,7 @@ tap_ok $? "... a time before the agent went ($t <= $T_KILL + 2)"
 # the next pass finds no agent: the interface's ip comes from the lease alone
 dx_wait "$WAIT_MAX" dx_file_is "$D/devices/interfaces/0/ip" "$IP/24"
 is "$(rd devices/interfaces/0/ip)" "$IP/24" "devices/interfaces/0/ip falls back to the lease: $IP/24"
+[ "$(rd devices/interfaces/0/ip)" = "$IP/24" ] && IP_SEEN+="${IP_SEEN:+; }the lease (IPv4) once it is gone"
 is "$(dx_virsh "$H" domifaddr "$G" --source lease | awk '$3 == "ipv4" { print $4 }')" "$IP/24" "witness: domifaddr --source lease"
 is "$(rd agent/status)" "$st" "agent/status unchanged after a refresh pass without an agent"
 AFTER=$(for f in hostname os timezone users filesystems interfaces; do echo "== $f"; rd "agent/$f"; done)
@@ -571,7 +578,7 @@ OSK=$(rd agent/os | sed 's/=.*//' | tr '\n' ' ')
 empty=""; for k in id name version version_id kernel_release kernel_version machine; do
     [[ " $OSK " == *" $k "* ]] || empty+="$k "; done
 row "agent/os" "$OSK" "$empty"
-row "devices/interfaces/0/ip" "$( [ -n "$(rd devices/interfaces/0/ip)" ] && echo "from the agent; the lease without it")" ""
+row "devices/interfaces/0/ip" "${IP_SEEN:-}" ""
 echo "# libvirt domstats keys of this guest that no file shows:"
 awk -F= 'NF > 1 { sub(/^ +/, "", $1); print $1 }' "$WIT_A" | sed -E 's/\.[0-9]+\./.N./' | sort -u |
     grep -vxE 'state\.(state|reason)|cpu\.(time|user|system)|balloon\.(current|maximum|available|usable|unused|rss|disk_caches|swap_in|swap_out|major_fault|minor_fault)|vcpu\.(current|maximum)|vcpu\.N\.(state|time|wait|delay)|(block|net)\.count|block\.N\.(name|rd\.bytes|wr\.bytes|rd\.reqs|wr\.reqs|fl\.reqs|rd\.times|wr\.times|fl\.times|capacity|allocation|physical)|net\.N\.(name|rx\.bytes|rx\.pkts|rx\.errs|rx\.drop|tx\.bytes|tx\.pkts|tx\.errs|tx\.drop)' |
