@@ -23,6 +23,8 @@ struct Agent {
     GAsyncQueue *hints;      /* char * uuids; "" = stop */
     GThread *thread;
     gint done;               /* the thread returned (atomic) */
+    GHashTable *unanswered;  /* uuids of guests whose connected agent did not answer the
+                                last refresh (the thread's own: for the log lines) */
 };
 
 /* Agent calls may take the agent's timeout, twice, without the connection being stalled. */
@@ -33,9 +35,9 @@ agent_call_limit(DomConn *c)
            G_USEC_PER_SEC;
 }
 
-/* The agent's own data: TRUE when it answered. */
+/* The agent's own data: TRUE when it answered; else *WHY is libvirt's message. */
 static gboolean
-agent_fetch_guest(DomConn *c, virDomainPtr dom, AgentInfo *a)
+agent_fetch_guest(DomConn *c, virDomainPtr dom, AgentInfo *a, char **why)
 {
     virTypedParameterPtr params = NULL;
     virDomainInterfacePtr *ifaces = NULL;
@@ -45,6 +47,8 @@ agent_fetch_guest(DomConn *c, virDomainPtr dom, AgentInfo *a)
 
     virDomainAgentSetResponseTimeout(dom, DOMFS_AGENT_RESPONSE_TIMEOUT_S, 0);
     ok = virDomainGetGuestInfo(dom, AGENT_INFO_TYPES, &params, &nparams, 0) == 0;
+    if (!ok)
+        verr_take(why);
     if (ok) {
         agent_info_take_guest_info(a, params, nparams);
         virTypedParamsFree(params, nparams);
@@ -81,7 +85,8 @@ agent_fetch_leases(DomConn *c, virDomainPtr dom, AgentInfo *a)
 }
 
 /* A new record from the last one: what the agent said before stays readable (status
- * says since when) until it answers again. */
+ * says since when) until it answers again; its addresses too while it is connected (see
+ * agent_refresh_now: once it is gone, the leases say what they know). */
 static AgentInfo *
 agent_info_from(const AgentInfo *last)
 {
@@ -97,6 +102,28 @@ agent_info_from(const AgentInfo *last)
     return a;
 }
 
+/* One log line when a connected agent stops answering, one when it answers again (a
+ * paused guest, frozen filesystems, a hung qemu-ga): the files keep their data meanwhile. */
+static void
+agent_note_answer(Agent *ag, const DomInfo *d, const AgentInfo *a, const char *why)
+{
+    gboolean was = g_hash_table_contains(ag->unanswered, d->uuid);
+
+    if (why && !was) {
+        g_autoptr(GDateTime) dt = a->refreshed ? g_date_time_new_from_unix_utc(a->refreshed /
+                                                                             G_USEC_PER_SEC)
+                                               : NULL;
+        g_autofree char *when = dt ? g_date_time_format(dt, "%FT%TZ") : g_strdup("never");
+
+        g_message("%s: the guest agent does not answer (%s); agent/ keeps its data of %s",
+                  d->name, why, when);
+        g_hash_table_add(ag->unanswered, g_strdup(d->uuid));
+    } else if (!why && was) {
+        g_message("%s: the guest agent answers again", d->name);
+        g_hash_table_remove(ag->unanswered, d->uuid);
+    }
+}
+
 void
 agent_refresh_now(Agent *ag, const char *uuid)
 {
@@ -106,6 +133,9 @@ agent_refresh_now(Agent *ag, const char *uuid)
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(AgentInfo) a = NULL;
 
+    /* no connected agent: none that does not answer */
+    if (!d || !d->loaded || d->id < 0 || d->agent_state != AGENT_CONNECTED)
+        g_hash_table_remove(ag->unanswered, uuid);
     if (!d || !d->loaded || d->id < 0 || !(vc = conn_get_virt(ag->conn)))
         return;
     if (!(dom = virDomainLookupByUUIDString(vc, uuid))) {
@@ -113,24 +143,42 @@ agent_refresh_now(Agent *ag, const char *uuid)
         return;
     }
     a = agent_info_from(d->local->agent);
-    if (d->agent_state == AGENT_CONNECTED && agent_fetch_guest(ag->conn, dom, a))
-        a->refreshed = g_get_real_time();
+    if (d->agent_state == AGENT_CONNECTED) {
+        g_autofree char *why = NULL;
+
+        if (agent_fetch_guest(ag->conn, dom, a, &why))
+            a->refreshed = g_get_real_time();
+        else   /* the addresses it gave stay, as its other data does: not the lease alone */
+            agent_info_keep_agent_ips(a, d->local->agent);
+        agent_note_answer(ag, d, a, why);
+    }
     if (!a->ip_source)
         agent_fetch_leases(ag->conn, dom, a);
     dom_note_agent(cache, uuid, a);
+}
+
+static gboolean
+agent_not_in(gpointer uuid, gpointer value, gpointer set)
+{
+    return !g_hash_table_contains(set, uuid);
 }
 
 static void
 agent_pass(Agent *ag)
 {
     g_autoptr(GPtrArray) doms = dom_cache_list(conn_cache(ag->conn));
+    g_autoptr(GHashTable) running = g_hash_table_new(g_str_hash, g_str_equal);
 
     for (guint i = 0; i < doms->len; i++) {
         DomInfo *d = g_ptr_array_index(doms, i);
 
-        if (d->id >= 0)
+        if (d->id >= 0) {
+            g_hash_table_add(running, d->uuid);
             agent_refresh_now(ag, d->uuid);
+        }
     }
+    /* guests that went away meanwhile */
+    g_hash_table_foreach_remove(ag->unanswered, agent_not_in, running);
 }
 
 static gpointer
@@ -169,6 +217,7 @@ agent_new(DomConn *conn, guint interval_s)
     ag->conn = conn;
     ag->interval_s = interval_s;
     ag->hints = g_async_queue_new_full(g_free);
+    ag->unanswered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return ag;
 }
 
@@ -200,6 +249,7 @@ agent_free(Agent *ag)
         g_thread_join(ag->thread);
     }
     g_async_queue_unref(ag->hints);
+    g_hash_table_unref(ag->unanswered);
     g_free(ag);
     return TRUE;
 }

@@ -22,5 +22,6 @@ void agent_start(Agent *a);
 gboolean agent_free(Agent *a);
 /* Refresh guest UUID soon (called from any thread; only queues). */
 void agent_hint(Agent *a, const char *uuid);
-/* Refresh guest UUID now, in this thread (tests). */
+/* Refresh guest UUID now, in this thread: the agent's own, or a caller when no thread runs
+ * (it keeps the thread's record of agents that do not answer). */
 void agent_refresh_now(Agent *a, const char *uuid);

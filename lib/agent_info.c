@@ -268,6 +268,22 @@ agent_info_take_ifaces(AgentInfo *a, virDomainInterfacePtr *ifaces, int n,
     a->ip_source = g_strdup(from_agent ? "agent" : "lease");
 }
 
+void
+agent_info_keep_agent_ips(AgentInfo *a, const AgentInfo *from)
+{
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (!from || g_strcmp0(from->ip_source, "agent") != 0)
+        return;
+    g_hash_table_remove_all(a->ip_by_mac);
+    g_hash_table_iter_init(&it, from->ip_by_mac);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_hash_table_insert(a->ip_by_mac, g_strdup(k), g_strdup(v));
+    g_free(a->ip_source);
+    a->ip_source = g_strdup(from->ip_source);
+}
+
 /* ---- rendering ---- */
 
 void

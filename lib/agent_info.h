@@ -46,6 +46,10 @@ void agent_info_take_guest_info(AgentInfo *a, virTypedParameterPtr params, int n
 void agent_info_take_ifaces(AgentInfo *a, virDomainInterfacePtr *ifaces, int n,
                             gboolean from_agent);
 
+/* A connected agent that did not answer this time: A keeps the addresses FROM had from
+ * the agent (nothing when FROM's came from the leases or FROM is NULL). */
+void agent_info_keep_agent_ips(AgentInfo *a, const AgentInfo *from);
+
 /* Content of agent file F for a guest in state ST whose last record is A (may be NULL). */
 void agent_info_render(const AgentInfo *a, AgentState st, AgentFile f, GString *out);
 /* The addresses of the interface with MAC (any case), or "" when unknown. */
