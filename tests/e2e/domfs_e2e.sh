@@ -9,6 +9,14 @@
 #     dx_write "$M/g/state" paused                       # prints the shell's error, if any
 #     dx_finish                                          # plan line, exit status
 set -u
+# As root, the test runs in a mount namespace of its own (re-executed here, before any
+# output), as tests/lib/mount.sh does: a namespace another program creates meanwhile
+# copies every mount of the moment, and such a copy keeps an unmounted daemon alive.
+if [ -z "${DOMFS_TEST_MNTNS:-}" ] && [ "$(id -u)" = 0 ] &&
+   unshare -m --propagation private true 2>/dev/null; then
+    export DOMFS_TEST_MNTNS=1
+    exec unshare -m --propagation private "$BASH" "$0" "$@"
+fi
 DX_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=harness.sh
 . "$DX_HERE/harness.sh"
