@@ -22,14 +22,8 @@
 # Output: TAP lines, phase timings, the keys table. Exit 0 = all passed, 1 = failures,
 # 77 = skipped.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# In a mount namespace of its own (as tests/lib/mount.sh does): a namespace another program
-# creates meanwhile (someone else's test, container or libvirtd) would copy the mounts, and
-# such a copy keeps an unmounted daemon alive; here the daemon must exit by itself.
-if [ -z "${DOMFS_E2E_MNTNS:-}" ] && [ "$(id -u)" = 0 ] &&
-   unshare -m --propagation private true 2>/dev/null; then
-    export DOMFS_E2E_MNTNS=1
-    exec unshare -m --propagation private "$BASH" "$0" "$@"
-fi
+# (domfs_e2e.sh runs the test in a mount namespace of its own: the daemon must exit by
+# itself after the unmount)
 # shellcheck source=domfs_e2e.sh
 . "$HERE/domfs_e2e.sh"
 # shellcheck source=../lib/pkg.sh
