@@ -23,9 +23,18 @@ struct Agent {
     GAsyncQueue *hints;      /* char * uuids; "" = stop */
     GThread *thread;
     gint done;               /* the thread returned (atomic) */
-    GHashTable *unanswered;  /* uuids of guests whose connected agent did not answer the
-                                last refresh (the thread's own: for the log lines) */
+    GHashTable *unanswered;  /* uuid -> AgentSilence of guests whose connected agent did
+                                not answer the last refresh (the thread's own) */
 };
+
+/* A connected agent that does not answer costs a whole response timeout per call, and
+ * libvirtd serializes other calls on that guest behind it: such an agent is asked again
+ * only after 1, 2, 4, ... passes (at most DOMFS_AGENT_BACKOFF_MAX_PASSES), or at once when
+ * libvirt says it (re)connected (agent-lifecycle event, agent_hint). */
+typedef struct {
+    guint backoff;           /* passes to skip after the next failure */
+    guint skip;              /* passes still to skip */
+} AgentSilence;
 
 /* Agent calls may take the agent's timeout, twice, without the connection being stalled. */
 static gint64
@@ -107,9 +116,13 @@ agent_info_from(const AgentInfo *last)
 static void
 agent_note_answer(Agent *ag, const DomInfo *d, const AgentInfo *a, const char *why)
 {
-    gboolean was = g_hash_table_contains(ag->unanswered, d->uuid);
+    AgentSilence *s = g_hash_table_lookup(ag->unanswered, d->uuid);
+    gboolean was = s != NULL;
 
-    if (why && !was) {
+    if (why && was) {
+        s->skip = s->backoff;
+        s->backoff = MIN(s->backoff * 2, DOMFS_AGENT_BACKOFF_MAX_PASSES);
+    } else if (why) {
         g_autoptr(GDateTime) dt = a->refreshed ? g_date_time_new_from_unix_utc(a->refreshed /
                                                                              G_USEC_PER_SEC)
                                                : NULL;
@@ -117,7 +130,10 @@ agent_note_answer(Agent *ag, const DomInfo *d, const AgentInfo *a, const char *w
 
         g_message("%s: the guest agent does not answer (%s); agent/ keeps its data of %s",
                   d->name, why, when);
-        g_hash_table_add(ag->unanswered, g_strdup(d->uuid));
+        s = g_new0(AgentSilence, 1);
+        s->skip = 1;
+        s->backoff = 2;
+        g_hash_table_insert(ag->unanswered, g_strdup(d->uuid), s);
     } else if (!why && was) {
         g_message("%s: the guest agent answers again", d->name);
         g_hash_table_remove(ag->unanswered, d->uuid);
@@ -172,10 +188,15 @@ agent_pass(Agent *ag)
     for (guint i = 0; i < doms->len; i++) {
         DomInfo *d = g_ptr_array_index(doms, i);
 
-        if (d->id >= 0) {
-            g_hash_table_add(running, d->uuid);
+        AgentSilence *s = g_hash_table_lookup(ag->unanswered, d->uuid);
+
+        if (d->id < 0)
+            continue;
+        g_hash_table_add(running, d->uuid);
+        if (s && s->skip > 0)
+            s->skip--;   /* an agent that did not answer: not asked again yet */
+        else
             agent_refresh_now(ag, d->uuid);
-        }
     }
     /* guests that went away meanwhile */
     g_hash_table_foreach_remove(ag->unanswered, agent_not_in, running);
@@ -217,7 +238,7 @@ agent_new(DomConn *conn, guint interval_s)
     ag->conn = conn;
     ag->interval_s = interval_s;
     ag->hints = g_async_queue_new_full(g_free);
-    ag->unanswered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ag->unanswered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return ag;
 }
 

@@ -67,6 +67,9 @@
 #define DOMFS_DEFAULT_AGENT_INTERVAL_S 30
 /* How long a guest agent may take to answer one command (virDomainAgentSetResponseTimeout). */
 #define DOMFS_AGENT_RESPONSE_TIMEOUT_S 5
+/* A connected agent that did not answer is asked again after 1, 2, 4 ... passes of
+ * -o agent_interval, at most this many (or at once when it reconnects). */
+#define DOMFS_AGENT_BACKOFF_MAX_PASSES 8
 /* Migration progress is polled this often while a migration runs. */
 #define DOMFS_MIGRATE_POLL_US (500 * G_TIME_SPAN_MILLISECOND)
 
