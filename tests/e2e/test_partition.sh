@@ -125,8 +125,16 @@ wait_status() {
         tap_ok 1 "$3: $1/.domfs/connection reaches '$2'" "status: $(status "$1")"
     fi
 }
-# seen_status HOST WORD: the watcher saw HOST go WORD with a since-time; prints the line
-seen_status() { grep -m1 -E "^[0-9.]+ $1 $2 since $ST_RE" "$WATCH_OUT"; }
+# seen_status HOST WORD: the watcher's line for it (the watcher polls every 50 ms: a status
+# the test saw itself may reach the watcher's file a moment later)
+seen_status() {
+    local i
+    for ((i = 0; i < 60; i++)); do
+        grep -m1 -E "^[0-9.]+ $1 $2 since $ST_RE" "$WATCH_OUT" && return 0
+        sleep 0.05
+    done
+    return 1
+}
 
 # events_after LINE_NO REGEX: an event line after line LINE_NO of the root events file
 events_after() { tail -n +"$(($1 + 1))" "$EV" | grep -qE "$2"; }
