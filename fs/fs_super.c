@@ -84,7 +84,8 @@ super_log(Super *s, int prio, const char *fmt, ...)
     va_end(ap);
     if (s->cfg->log)
         s->cfg->log(prio, msg);
-    else if (s->first_ready && !s->cfg->foreground)
+    /* in the background, the terminal only gets what went wrong before the mount served */
+    else if (!s->cfg->foreground && (s->first_ready || prio > LOG_WARNING))
         syslog(prio, "supervisor: %s", msg);
     else
         fprintf(stderr, "domfs: supervisor: %s\n", msg);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -890,10 +891,16 @@ takeover_unmount(Takeover *tk, struct fuse_session *se, const char *mountpoint)
 {
     pid_t pid;
 
+    struct pollfd p = { .fd = tk ? tk->fuse_fd : -1, .events = 0 };
+
     if (!tk || tk->mounted_here || !mountpoint) {
         fuse_session_unmount(se);
         return;
     }
+    /* unmounted already (POLLERR, as libfuse checks): whatever is mounted on the path
+     * now (a second domfs stacked with -o nonempty) is not ours to detach */
+    if (p.fd < 0 || (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)))
+        return;
     if (umount2(mountpoint, MNT_DETACH) == 0 || errno == EINVAL || errno == ENOENT)
         return;
     pid = fork();
