@@ -2,7 +2,11 @@
  * signalfd, the control sockets of at most two children (the one serving and, during an
  * upgrade, the one preparing to) and the FUSE descriptor (events 0: only POLLERR, the
  * end of the connection). Children are fork + exec of cfg->exe with the descriptors of
- * fs_tkwire.h; everything the supervisor opens itself is close-on-exec. */
+ * fs_tkwire.h; everything the supervisor opens itself is close-on-exec.
+ *
+ * Threads and locks (for doc/threads.md): none. The supervisor is one thread in one
+ * poll() loop; signals arrive through the signalfd (SIGCHLD, SIGHUP, SIGTERM, SIGINT are
+ * blocked). It holds no lock, no libvirt, no file of the mount. */
 #include "fs_super.h"
 
 #include <errno.h>
