@@ -34,7 +34,7 @@
 
 enum {
     KEY_CONNECT, KEY_CONNECT_LONG, KEY_LOG_ROOT, KEY_LOG_ROOT_EQ, KEY_RO, KEY_ALLOW_OTHER,
-    KEY_NONEMPTY, KEY_HELP, KEY_VERSION, KEY_KEEPALIVE,
+    KEY_NONEMPTY, KEY_HELP, KEY_VERSION, KEY_KEEPALIVE, KEY_AUTO_UNMOUNT, KEY_CLONE_FD,
 };
 
 /* What fuse_opt_parse fills (strings are malloc'd by it). */
@@ -59,6 +59,8 @@ typedef struct {
     bool ro;
     bool allow_other;
     bool nonempty;
+    bool auto_unmount;       /* FUSE options a supervised mount cannot have */
+    bool clone_fd;
     bool help;
     bool version;
     bool expect_count;       /* the last option was keepalive=INTERVAL */
@@ -86,6 +88,8 @@ static const struct fuse_opt opts_table[] = {
     FUSE_OPT_KEY("ro", KEY_RO),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
+    FUSE_OPT_KEY("auto_unmount", KEY_AUTO_UNMOUNT),
+    FUSE_OPT_KEY("clone_fd", KEY_CLONE_FD),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -144,6 +148,12 @@ opts_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
     case KEY_NONEMPTY:
         r->nonempty = true;
         return 0;
+    case KEY_AUTO_UNMOUNT:
+        r->auto_unmount = true;
+        return 1;
+    case KEY_CLONE_FD:
+        r->clone_fd = true;
+        return 1;
     case KEY_HELP:
         r->help = true;
         return 0;
@@ -518,6 +528,13 @@ fs_opts_parse(int argc, char **argv, FsOptions *o)
     o->foreground = cl.foreground;
     o->debug = cl.debug;
     o->singlethread = cl.singlethread;
+    /* the supervisor keeps the connection when the serving process dies: auto_unmount's
+     * helper would unmount then, and a cloned descriptor's requests would fail */
+    if ((r.auto_unmount || r.clone_fd) && !o->debug) {
+        opts_fail("-o %s cannot be used: the mount outlives the serving process (only "
+                  "with -d, a process of its own)", r.auto_unmount ? "auto_unmount" : "clone_fd");
+        goto out;
+    }
     if (opts_values(&r, o) < 0 || opts_hosts(&r, source, &o->tree) < 0 ||
         opts_log_roots(&r, &o->tree) < 0)
         goto out;
