@@ -169,7 +169,7 @@ notify_diff_guest(fuse_ino_t guest_ino, const DomInfo *a, const DomInfo *b)
 
         if (tree_kind_is_dir(r->tn.kind))
             changed = notify_diff_dir(r->ino, &r->tn, a, b);
-        else if (r->tn.kind == TN_GUEST_FILE || r->tn.kind == TN_DEV_FILE)
+        else if (tree_kind_has_content(r->tn.kind))
             changed = notify_diff_file(&r->tn, a, b);
         else
             changed = false;
@@ -236,7 +236,7 @@ static bool
 notify_is_dir(TreeKind kind)
 {
     return kind == TN_TOP || kind == TN_CONNROOT || kind == TN_DOMFS || kind == TN_GUEST ||
-           kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV;
+           kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV || kind == TN_AGENT;
 }
 
 /* Names of directory INO the kernel may hold as negative entries: listed now, but no

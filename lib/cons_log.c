@@ -88,7 +88,10 @@ cons_refuse(ConsLog *log, int err, const char *reason)
     if (log->warned != reason) {
         g_autofree char *q = cons_quote(log->path);
 
-        g_warning("console log %s refused: %s", q, reason);
+        if (log->label)
+            g_warning("%s: console log %s refused: %s", log->label, q, reason);
+        else
+            g_warning("console log %s refused: %s", q, reason);
         log->warned = reason;
     }
     if (err == -ELOOP || err == -EXDEV || err == -ENOTDIR || err == -EPERM)
@@ -294,6 +297,7 @@ cons_log_free(gpointer data)
     cons_log_drop_fds(log);
     cons_segs_clear(&log->segs);
     g_free(log->path);
+    g_free(log->label);
     g_free(log->root);
     g_free(log->root_real);
     g_free(log->dir_rel);

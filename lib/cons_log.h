@@ -39,7 +39,9 @@ typedef struct ConsHandle ConsHandle;
 ConsRegistry *cons_registry_new(const ConsPolicy *policy, uint64_t max_bytes);
 void cons_registry_free(ConsRegistry *reg);
 /* Look up or create the ConsLog of LOCAL_PATH (a cons_resolve result). Never fails. */
-ConsLog *cons_registry_get(ConsRegistry *reg, const char *local_path);
+/* LABEL ("HOST: GUEST", may be NULL) names the log in daemon log lines (the first guest
+ * that names a path gives it its label). */
+ConsLog *cons_registry_get(ConsRegistry *reg, const char *local_path, const char *label);
 /* Bound the registry to MAX_LOGS logs (default DOMFS_CONSOLE_MAX_LOGS); a log may be
  * evicted when it has no open handle and was last used IDLE_USEC ago or earlier, so that a
  * ConsLog pointer obtained just before stays valid while it is being used. */

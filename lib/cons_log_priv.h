@@ -19,6 +19,7 @@ struct ConsLog {
     guint n_open;
     gint64 last_used;
     const char *warned; /* reason last logged; NULL after a good refresh */
+    char *label;      /* "HOST: GUEST" of the first guest that named it, for the log */
 };
 
 /* The daemon-wide cache of log file descriptors (cons_registry.c). */

@@ -145,7 +145,7 @@ cons_registry_evict(ConsRegistry *reg)
 }
 
 ConsLog *
-cons_registry_get(ConsRegistry *reg, const char *local_path)
+cons_registry_get(ConsRegistry *reg, const char *local_path, const char *label)
 {
     const char *path = local_path ? local_path : "";
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&reg->lock);
@@ -159,6 +159,8 @@ cons_registry_get(ConsRegistry *reg, const char *local_path)
     }
     g_mutex_lock(&log->lock);
     log->last_used = g_get_monotonic_time();
+    if (!log->label && label)
+        log->label = g_strdup(label);
     g_mutex_unlock(&log->lock);
     return log;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_info.h"
 #include "dev_model.h"
 #include "dev_xml.h"
 
@@ -23,6 +24,7 @@ dom_local_clear(gpointer p)
 
     g_free(l->error);
     g_free(l->migrate);
+    agent_info_unref(l->agent);
 }
 
 DomLocal *
@@ -34,6 +36,15 @@ dom_local_new(const char *error, gint64 error_serial, const char *migrate)
     l->error_serial = error_serial;
     l->migrate = g_strdup(migrate ? migrate : "none");
     return l;
+}
+
+DomLocal *
+dom_local_copy(const DomLocal *l)
+{
+    DomLocal *c = dom_local_new(l->error, l->error_serial, l->migrate);
+
+    c->agent = agent_info_ref(l->agent);
+    return c;
 }
 
 DomLocal *
@@ -113,6 +124,7 @@ dom_info_copy(const DomInfo *d)
     c->description = g_strdup(d->description);
     c->xml = g_strdup(d->xml);
     c->console_log = g_strdup(d->console_log);
+    c->agent_state = d->agent_state;
     c->loaded = d->loaded;
     c->counts_from_xml = d->counts_from_xml;
     c->confirmed = d->confirmed;
@@ -199,6 +211,28 @@ dom_fill_counts(DomInfo *d, xmlXPathContextPtr ctx, gboolean vcpus_unset,
     }
 }
 
+/* The guest agent's channel: none, or its state in the live XML (libvirt tracks the
+ * agent's connection there and sends an agent-lifecycle event when it changes). */
+static int
+dom_agent_state(const DomInfo *d, xmlXPathContextPtr ctx)
+{
+    static const char chan[] = "/domain/devices/channel/target[@type='virtio' and "
+                               "@name='org.qemu.guest_agent.0']";
+    g_autofree char *count = dom_xpath_string(ctx, "string(count(/domain/devices/channel/"
+                                                   "target[@type='virtio' and "
+                                                   "@name='org.qemu.guest_agent.0']))");
+    g_autofree char *expr = g_strdup_printf("string(%s/@state)", chan);
+    g_autofree char *state = NULL;
+
+    if (!count || strcmp(count, "0") == 0)
+        return AGENT_UNAVAILABLE;
+    state = dom_xpath_string(ctx, expr);
+    if ((d->state == VIR_DOMAIN_RUNNING || d->state == VIR_DOMAIN_PAUSED) &&
+        g_strcmp0(state, "connected") == 0)
+        return AGENT_CONNECTED;
+    return AGENT_DISCONNECTED;
+}
+
 void
 dom_info_fill_from_xml(DomInfo *d, gboolean vcpus_unset, gboolean memory_unset)
 {
@@ -227,6 +261,7 @@ dom_info_fill_from_xml(DomInfo *d, gboolean vcpus_unset, gboolean memory_unset)
                                           "string((/domain/devices/console/log/@file)[1])");
     }
     dom_fill_counts(d, ctx, vcpus_unset, memory_unset);
+    d->agent_state = dom_agent_state(d, ctx);
     xmlXPathFreeContext(ctx);
     xmlFreeDoc(doc);
 }

@@ -18,6 +18,7 @@ typedef struct {
     char *error;            /* last failed write: "<time> <file> <ERRNO>: <message>", or NULL */
     gint64 error_serial;    /* bumps with each recorded error */
     char *migrate;          /* migrate status line, "none" by default */
+    struct AgentInfo *agent; /* guest-agent and lease data (agent.c), or NULL */
 } DomLocal;
 
 typedef struct DomInfo {
@@ -35,6 +36,7 @@ typedef struct DomInfo {
     char *description;
     char *xml;              /* live XML, or inactive XML when shut off */
     char *console_log;      /* <log file> of the first serial port, else of the console */
+    int agent_state;        /* AgentState: the agent channel in the live XML */
     /* The XML and what comes from it (title, description, console_log, devices) are
      * valid: the start-up load publishes snapshots without them and fetches them in the
      * background (see conn_load.c); readers of those files wait for them. */
@@ -62,6 +64,8 @@ const DevModel *dom_info_devices(const DomInfo *d);
 gboolean dom_info_facts_differ(const DomInfo *a, const DomInfo *b);
 
 DomLocal *dom_local_new(const char *error, gint64 error_serial, const char *migrate);
+/* A copy of L (a new record: published ones never change). */
+DomLocal *dom_local_copy(const DomLocal *l);
 DomLocal *dom_local_ref(DomLocal *l);
 void dom_local_unref(DomLocal *l);
 

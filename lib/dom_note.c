@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "agent_info.h"
 #include "verr.h"
 
 typedef struct {
@@ -26,6 +27,7 @@ dom_note_edit(const DomInfo *cur, void *data)
     next->local = dom_local_new(n->error ? n->error : l->error,
                                 l->error_serial + (n->error ? 1 : 0),
                                 n->migrate ? n->migrate : l->migrate);
+    next->local->agent = agent_info_ref(l->agent);
     return next;
 }
 
@@ -78,4 +80,51 @@ dom_note_migrate(DomCache *cache, const char *uuid, const char *status)
     DomNote n = { NULL, status };
 
     dom_cache_update(cache, uuid, dom_note_edit, &n, NULL);
+}
+
+/* ---- agent data ---- */
+
+static gboolean
+dom_note_agent_equal(const AgentInfo *a, const AgentInfo *b)
+{
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (!a || !b)
+        return a == b;
+    if (a->refreshed != b->refreshed || g_strcmp0(a->ip_source, b->ip_source) != 0 ||
+        g_hash_table_size(a->ip_by_mac) != g_hash_table_size(b->ip_by_mac))
+        return FALSE;
+    for (int i = 0; i < AF_N; i++) {
+        if (g_strcmp0(a->text[i], b->text[i]) != 0)
+            return FALSE;
+    }
+    g_hash_table_iter_init(&it, a->ip_by_mac);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (g_strcmp0(v, g_hash_table_lookup(b->ip_by_mac, k)) != 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static DomInfo *
+dom_note_agent_edit(const DomInfo *cur, void *data)
+{
+    AgentInfo *a = data;
+    DomInfo *next;
+
+    if (dom_note_agent_equal(cur->local->agent, a))
+        return NULL;
+    next = dom_info_copy(cur);
+    dom_local_unref(next->local);
+    next->local = dom_local_copy(cur->local);
+    agent_info_unref(next->local->agent);
+    next->local->agent = agent_info_ref(a);
+    return next;
+}
+
+void
+dom_note_agent(DomCache *cache, const char *uuid, AgentInfo *agent)
+{
+    dom_cache_update(cache, uuid, dom_note_agent_edit, agent, NULL);
 }

@@ -15,3 +15,7 @@ void dom_note_later(DomCache *cache, const char *host, const char *uuid, const c
                     const char *msg);
 /* Publish a new migrate status line. */
 void dom_note_migrate(DomCache *cache, const char *uuid, const char *status);
+/* Publish what the guest's agent and leases said (a reference is taken); nothing when it
+ * equals what the guest shows already. */
+struct AgentInfo;
+void dom_note_agent(DomCache *cache, const char *uuid, struct AgentInfo *agent);

@@ -23,6 +23,9 @@
 /* Writes waiting for libvirt (state, autostart, title, ..., migrate), per uid; beyond it a
  * write gets EAGAIN. Each holds at most DOMFS_WRITE_MAX bytes. */
 #define DOMFS_WRITES_PER_UID 256
+/* Open files one user may hold in domfs (each costs domfs memory: its rendered content).
+ * An agent that keeps every guest's state open over a 20 x 500 fleet needs 10000. */
+#define DOMFS_OPENS_PER_UID 32768
 /* After an interrupt (Ctrl-C) of a write whose libvirt call cannot be taken back (a
  * migration being aborted), how long the writer may wait for the call to end before it
  * gets EINTR and the outcome goes to `error`/`migrate` only. */

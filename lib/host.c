@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "agent_info.h"
 #include "domfs_limits.h"
 #include "log.h"
 #include "mig_run.h"
@@ -24,6 +25,9 @@ struct Host {
     ConsRegistry *consoles;
     EvStream *events;
     Stats *stats;
+    Agent *agent;
+    HostStatsListener stats_fn;
+    void *stats_opaque;
     JobRunner *jobs;
     MigJobs *migrations;
     HostListener fn;
@@ -35,8 +39,28 @@ host_on_change(const DomChange *ch, void *opaque)
 {
     Host *h = opaque;
 
+    /* an agent that just connected: fetch its data now rather than at the next pass */
+    if (ch->new_info && ch->new_info->agent_state == AGENT_CONNECTED &&
+        (!ch->old_info || ch->old_info->agent_state != AGENT_CONNECTED))
+        agent_hint(h->agent, ch->new_info->uuid);
     if (h->fn)
         h->fn(h, ch, h->opaque);
+}
+
+static void
+host_on_stats(StatsSnap *snap, void *opaque)
+{
+    Host *h = opaque;
+
+    if (h->stats_fn)
+        h->stats_fn(h, h->stats_opaque);
+}
+
+void
+host_set_stats_listener(Host *h, HostStatsListener fn, void *opaque)
+{
+    h->stats_fn = fn;
+    h->stats_opaque = opaque;
 }
 
 Host *
@@ -58,7 +82,8 @@ host_new(guint index, const HostConfig *cfg, HostListener fn, void *opaque)
     h->console_max = cfg->console_max;
     h->consoles = cons_registry_new(&h->policy, cfg->console_max);
     h->events = ev_stream_new(DOMFS_EVENTS_RING);
-    h->stats = stats_new(h->conn, cfg->stats_interval, NULL, NULL);
+    h->stats = stats_new(h->conn, cfg->stats_interval, host_on_stats, h);
+    h->agent = agent_new(h->conn, cfg->agent_interval);
     h->jobs = job_runner_new(cfg->uri ? cfg->uri : "libvirt", DOMFS_HOST_ACTION_THREADS);
     h->migrations = mig_jobs_new();
     return h;
@@ -80,6 +105,7 @@ host_start(Host *h)
                            "(--log-root NAME=DIR)");
     conn_start(h->conn);
     stats_start(h->stats);
+    agent_start(h->agent);
 }
 
 gboolean
@@ -91,6 +117,7 @@ host_free(Host *h)
         return TRUE;
     ok = job_runner_free(h->jobs);
     ok = stats_free(h->stats) && ok;
+    ok = agent_free(h->agent) && ok;
     ok = ok && mig_jobs_free(h->migrations);
     /* a thread stuck in a call still uses the connection: then leave it all behind */
     if (!ok || !conn_close(h->conn))
@@ -175,6 +202,12 @@ host_jobs(Host *h)
     return h->jobs;
 }
 
+Agent *
+host_agent(Host *h)
+{
+    return h->agent;
+}
+
 Stats *
 host_stats(Host *h)
 {
@@ -203,7 +236,8 @@ host_console(Host *h, const DomInfo *d, ConsLog **out)
             g_warning("%s: %s: %s", h->name, d->name, why);
         return -EACCES;
     }
-    *out = cons_registry_get(h->consoles, local);
+    key = g_strdup_printf("%s: %s", h->name, d->name);
+    *out = cons_registry_get(h->consoles, local, key);
     return 0;
 }
 

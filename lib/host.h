@@ -10,6 +10,7 @@
 #include "cons_log.h"
 #include "ev_stream.h"
 #include "job.h"
+#include "agent.h"
 #include "stats.h"
 
 typedef struct Host Host;
@@ -25,12 +26,17 @@ typedef struct {
     guint keepalive_interval;
     guint keepalive_count;
     guint stats_interval;
+    guint agent_interval;
 } HostConfig;
 
 /* Called for every change of the host's cache (see dom_cache.h: only queue work). */
 typedef void (*HostListener)(Host *h, const DomChange *ch, void *opaque);
+/* Called after each statistics fetch (on the host's stats thread). */
+typedef void (*HostStatsListener)(Host *h, void *opaque);
 
 Host *host_new(guint index, const HostConfig *cfg, HostListener fn, void *opaque);
+/* Before host_start: FN(H, OPAQUE) after each statistics fetch. */
+void host_set_stats_listener(Host *h, HostStatsListener fn, void *opaque);
 /* The first connection attempt (in this thread). 0 or -errno with *errmsg. */
 int host_connect(Host *h, char **errmsg);
 /* Decide the directory name (after the first attempt), then start the threads. */
@@ -53,6 +59,7 @@ DomCache *host_cache(Host *h);
 EvStream *host_events(Host *h);
 JobRunner *host_jobs(Host *h);
 Stats *host_stats(Host *h);
+Agent *host_agent(Host *h);
 MigJobs *host_migrations(Host *h);
 /* The console log of snapshot D: *out NULL when it has none (or this host's logs are not
  * readable here: a remote host without log root). -EACCES when its path is outside the

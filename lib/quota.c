@@ -15,6 +15,7 @@ static GHashTable *quota_by_uid;   /* uid -> QuotaEntry */
 static guint quota_limits[QUOTA_N_KINDS] = {
     [QUOTA_WAITS] = DOMFS_WAITS_PER_UID,
     [QUOTA_WRITES] = DOMFS_WRITES_PER_UID,
+    [QUOTA_OPENS] = DOMFS_OPENS_PER_UID,
 };
 
 gboolean

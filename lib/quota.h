@@ -12,6 +12,7 @@
 typedef enum {
     QUOTA_WAITS,    /* blocked reads, lookups waiting for a guest's XML */
     QUOTA_WRITES,   /* writes waiting for libvirt */
+    QUOTA_OPENS,    /* open files (tree_open; -EMFILE beyond) */
     QUOTA_N_KINDS
 } QuotaKind;
 

@@ -46,6 +46,23 @@ tree_change_unref(TreeChange *ch)
 }
 
 static void
+tree_on_stats(Host *h, void *opaque)
+{
+    Tree *t = opaque;
+    void (*fn)(int, void *) = g_atomic_pointer_get(&t->stats_fn);
+
+    if (fn)
+        fn((int)host_index(h), t->stats_opaque);
+}
+
+void
+tree_stats_set_notify(Tree *t, void (*fn)(int host, void *opaque), void *opaque)
+{
+    t->stats_opaque = opaque;
+    g_atomic_pointer_set(&t->stats_fn, (gpointer)fn);
+}
+
+static void
 tree_on_change(Host *h, const DomChange *dc, void *opaque)
 {
     Tree *t = opaque;
@@ -135,9 +152,12 @@ tree_host_new(Tree *t, guint i)
     HostConfig c = {
         hc->name, hc->uri, hc->log_root, t->cfg.log_dirs, t->cfg.console_max,
         t->cfg.keepalive_interval, t->cfg.keepalive_count, t->cfg.stats_interval,
+        t->cfg.agent_interval,
     };
+    Host *h = host_new(i, &c, tree_on_change, t);
 
-    return host_new(i, &c, tree_on_change, t);
+    host_set_stats_listener(h, tree_on_stats, t);
+    return h;
 }
 
 /* ---- start-up ---- */
@@ -225,27 +245,67 @@ tree_apply_log_roots(Tree *t, GError **error)
     return TRUE;
 }
 
-/* Name every host (unique), start those whose attempt ended; the others are marked to
- * start themselves. FALSE with *error when the tree cannot come up. */
+/* Name every host: an explicit -c NAME= must be unique (the user chose it); a name taken
+ * from a hostname or a URI that is already in use gets ~2, ~3, ... in -c order (two fresh
+ * hosts both called "localhost" must not cost the mount). FALSE with *error. */
+static gboolean
+tree_name_hosts(Tree *t, GError **error)
+{
+    g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    for (guint i = 0; i < t->n_hosts; i++) {
+        g_autofree char *name = NULL;
+
+        if (!t->cfg.hosts[i].name)
+            continue;
+        name = host_wanted_name(t->hosts[i]);
+        host_set_name(t->hosts[i], name);
+        if (!g_hash_table_add(names, g_steal_pointer(&name))) {
+            g_set_error(error, g_quark_from_static_string("domfs-tree"), 1,
+                        "two connections are named '%s'", host_name(t->hosts[i]));
+            return FALSE;
+        }
+    }
+    for (guint i = 0; i < t->n_hosts; i++) {
+        g_autofree char *base = NULL;
+        g_autofree char *name = NULL;
+
+        if (t->cfg.hosts[i].name)
+            continue;
+        base = host_wanted_name(t->hosts[i]);
+        name = g_strdup(base);
+        for (guint k = 2; g_hash_table_contains(names, name); k++) {
+            g_free(name);
+            name = name_with_suffix(base, k);
+        }
+        if (strcmp(name, base) != 0)
+            g_warning("%s: another connection is named '%s' too; this one is '%s' (name "
+                      "connections with -c NAME=URI)", t->cfg.hosts[i].uri ? t->cfg.hosts[i].uri
+                      : "default URI", base, name);
+        host_set_name(t->hosts[i], name);
+        g_hash_table_add(names, g_steal_pointer(&name));
+    }
+    return TRUE;
+}
+
+/* Name every host, start those whose attempt ended; the others are marked to start
+ * themselves. FALSE with *error when the tree cannot come up. */
 static gboolean
 tree_startup_finish(Tree *t, TreeAttempt *a, GError **error)
 {
-    g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     guint up = 0;
 
     g_mutex_lock(&a[0].su->lock);
     for (guint i = 0; i < t->n_hosts; i++) {
-        g_autofree char *name = host_wanted_name(t->hosts[i]);
-
         up += a[i].finished && a[i].ret == 0;
         a[i].waited = !a[i].finished;
-        host_set_name(t->hosts[i], name);
-        if (!g_hash_table_add(names, g_steal_pointer(&name)) && t->multi)
-            g_set_error(error, g_quark_from_static_string("domfs-tree"), 1,
-                        "two connections are named '%s': name them with -c NAME=URI",
-                        host_name(t->hosts[i]));
-        if (a[i].finished && a[i].ret < 0 && t->multi)
-            g_warning("%s: not reachable, reconnecting: %s", host_name(t->hosts[i]), a[i].msg);
+    }
+    if (tree_name_hosts(t, error)) {
+        for (guint i = 0; i < t->n_hosts; i++) {
+            if (a[i].finished && a[i].ret < 0 && t->multi)
+                g_warning("%s: not reachable, reconnecting: %s", host_name(t->hosts[i]),
+                          a[i].msg);
+        }
     }
     if (!up && !*error) {
         const char *uri = t->cfg.hosts[0].uri;
@@ -473,7 +533,14 @@ tree_root(Tree *t, TreeNode *out)
 bool
 tree_kind_is_dir(TreeKind kind)
 {
-    return kind == TN_GUEST || kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV;
+    return kind == TN_GUEST || kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV ||
+           kind == TN_AGENT;
+}
+
+bool
+tree_kind_has_content(TreeKind kind)
+{
+    return kind == TN_GUEST_FILE || kind == TN_DEV_FILE || kind == TN_AGENT_FILE;
 }
 
 DomInfo *

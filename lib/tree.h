@@ -54,6 +54,8 @@ typedef enum {
     TN_DEVKIND,
     TN_DEV,
     TN_DEV_FILE,
+    TN_AGENT,       /* <guest>/agent/ */
+    TN_AGENT_FILE,
 } TreeKind;
 
 typedef enum {
@@ -162,6 +164,9 @@ int tree_list_guest(const DomInfo *d, const TreeNode *n, GPtrArray **out);
 /* Does a guest-level directory of kind KIND list what the snapshot's devices hold (and so
  * change with them)? */
 bool tree_kind_is_dir(TreeKind kind);
+/* Is a node of KIND a guest-level file whose content tree_render gives (so a change of
+ * snapshot can change it)? */
+bool tree_kind_has_content(TreeKind kind);
 
 /* ---- open files ---- */
 
@@ -183,7 +188,8 @@ typedef struct {
 } TreeOpenInfo;
 
 /* Open N for FLAGS (O_ACCMODE, O_APPEND, O_NONBLOCK). A snapshot file's content is fixed at
- * open: reads at any offset of one open file see one value, like sysfs's seq_file. */
+ * open: reads at any offset of one open file see one value, like sysfs's seq_file.
+ * -EMFILE when the caller's uid holds DOMFS_OPENS_PER_UID open files already. */
 int tree_open(Tree *t, const TreeNode *n, int flags, const TreeCaller *who, TreeFile **out,
               TreeOpenInfo *info);
 TreeFile *tree_file_ref(TreeFile *f);
@@ -226,6 +232,9 @@ void tree_complete_after(Completion *comp, gint64 delay_us, int result);
 /* .domfs/events streams: a host's (INDEX >= 0) or the top one (-1, several hosts). For the
  * poll wake-ups of fs/: FN(OPAQUE) after every line. */
 void tree_events_set_notify(Tree *t, void (*fn)(void *opaque), void *opaque);
+/* Statistics files (TF_STATS) of host HOST have new content: FN(HOST, OPAQUE) after every
+ * fetch, on that host's statistics thread (for poll wake-ups; only queue work there). */
+void tree_stats_set_notify(Tree *t, void (*fn)(int host, void *opaque), void *opaque);
 const char *tree_guest_file_name(int index);
 
 /* ---- takeover ---- */

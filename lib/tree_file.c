@@ -53,6 +53,7 @@ tree_file_clear(gpointer p)
     if (f->content)
         g_bytes_unref(f->content);
     dom_info_unref(f->snap);
+    quota_release(QUOTA_OPENS, f->uid);
     cons_close(f->console);
     ev_reader_free(f->events);
     if (f->waits)
@@ -87,6 +88,10 @@ tree_open_content(Tree *t, TreeFile *f)
         return 0;
     case TF_CONNECTION:
         tree_connection_text(t, f->node.conn, s);
+        break;
+    case TF_STATS:
+        if ((ret = tree_render_stats(t, &f->node, s, NULL)) < 0)
+            return ret;
         break;
     default:
         if ((ret = tree_snap(t, &f->node, &f->snap)) < 0 ||
@@ -164,6 +169,9 @@ tree_open_as(Tree *t, const TreeNode *n, int flags, uid_t uid, const TreeFileRes
         return -EISDIR;
     if ((flags & O_ACCMODE) != O_RDONLY && !attr.writable)
         return -EACCES;
+    /* every open costs memory here: bounded per user, like a process's descriptors */
+    if (!quota_take(QUOTA_OPENS, uid))
+        return -EMFILE;
     f = g_atomic_rc_box_new0(TreeFile);
     g_mutex_init(&f->lock);
     f->tree = t;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "agent_info.h"
 #include "dev_model.h"
 #include "quota.h"
 #include "timer.h"
@@ -23,6 +24,7 @@ tree_node_needs_xml(const TreeNode *n, const DomInfo *d)
     case TN_DEVKIND:
     case TN_DEV:
     case TN_DEV_FILE:
+    case TN_AGENT_FILE:     /* the agent's state comes from the XML's channel */
         return true;
     case TN_GUEST_FILE:
         if (n->index == GF_VCPUS || n->index == GF_MEMORY)
@@ -149,10 +151,13 @@ tree_dir_attr(TreeAttr *attr)
 static bool
 tree_dev_field_writable(const DomInfo *d, const TreeNode *n)
 {
-    const char *field = dev_fields(n->devkind)[n->index];
+    const char *field;
     const DevEntry *e;
     const char *device;
 
+    if (tree_dev_node_extra(n))
+        return false;   /* sizes and addresses are what libvirt reports */
+    field = dev_fields(n->devkind)[n->index];
     if (n->devkind == DEV_IFACE)
         return strcmp(field, "link_state") == 0;
     if (n->devkind != DEV_DISK || strcmp(field, "source") != 0)
@@ -170,7 +175,11 @@ tree_guest_node_attr(const DomInfo *d, const TreeNode *n, TreeAttr *attr)
     case TN_GUEST:
     case TN_DEVICES:
     case TN_DEVKIND:
+    case TN_AGENT:
         tree_dir_attr(attr);
+        break;
+    case TN_AGENT_FILE:
+        *attr = (TreeAttr){ .flavor = TF_SNAPSHOT };
         break;
     case TN_GUEST_FILE:
         *attr = (TreeAttr){
@@ -188,7 +197,8 @@ tree_guest_node_attr(const DomInfo *d, const TreeNode *n, TreeAttr *attr)
         if (!dev_model_find(dom_info_devices(d), n->devkind, n->dev))
             return -ENOENT;
         *attr = (TreeAttr){ .writable = tree_dev_field_writable(d, n),
-                            .flavor = TF_SNAPSHOT };
+                            .flavor = tree_dev_node_extra(n) ? tree_dev_node_extra(n)->flavor
+                                                             : TF_SNAPSHOT };
         break;
     default:
         return -ENOENT;
@@ -213,9 +223,15 @@ tree_stat(Tree *t, const TreeNode *n, TreeAttr *attr)
         *attr = (TreeAttr){ .flavor = tree_domfs_flavors[n->index] };
         return 0;
     default:
-        if ((ret = tree_snap(t, n, &d)) < 0)
+        if ((ret = tree_snap(t, n, &d)) < 0 || (ret = tree_guest_node_attr(d, n, attr)) < 0)
             return ret;
-        return tree_guest_node_attr(d, n, attr);
+        /* statistics were confirmed by their fetch */
+        if (attr->flavor == TF_STATS) {
+            g_autoptr(StatsSnap) snap = stats_get(host_stats(tree_host(t, n->conn)));
+
+            attr->mtime = snap->fetched;
+        }
+        return 0;
     }
 }
 
@@ -291,8 +307,15 @@ tree_child_of_guest(const TreeNode *parent, const char *name, TreeNode *n)
             n->kind = TN_DEVICES;
             return 0;
         }
+        if (strcmp(name, TREE_AGENT_DIR) == 0) {
+            n->kind = TN_AGENT;
+            return 0;
+        }
         n->kind = TN_GUEST_FILE;
         return (n->index = tree_guest_file_index(name)) < 0 ? -ENOENT : 0;
+    case TN_AGENT:
+        n->kind = TN_AGENT_FILE;
+        return (n->index = tree_find_name(name, agent_file_names, AF_N)) < 0 ? -ENOENT : 0;
     case TN_DEVICES:
         n->kind = TN_DEVKIND;
         n->index = n->devkind = dev_kind_from_dir(name);
@@ -308,6 +331,8 @@ tree_child_of_guest(const TreeNode *parent, const char *name, TreeNode *n)
         n->dev = g_strdup(parent->dev);
         i = tree_find_name(name, dev_fields(parent->devkind),
                            (int)dev_n_fields(parent->devkind));
+        if (i < 0 && (i = tree_dev_extra_pos(parent->devkind, name)) >= 0)
+            i += (int)dev_n_fields(parent->devkind);
         return (n->index = i) < 0 ? -ENOENT : 0;
     default:
         return -ENOTDIR;
@@ -376,7 +401,12 @@ tree_list_guest(const DomInfo *d, const TreeNode *n, GPtrArray **out)
     case TN_GUEST:
         for (int i = 0; i < GF_N; i++)
             tree_add(list, tree_guest_files[i].name, false);
+        tree_add(list, TREE_AGENT_DIR, true);
         tree_add(list, TREE_DEVICES_DIR, true);
+        break;
+    case TN_AGENT:
+        for (int i = 0; i < AF_N; i++)
+            tree_add(list, agent_file_names[i], false);
         break;
     case TN_DEVICES:
         for (int k = 0; k < DEV_N_KINDS; k++)
@@ -393,6 +423,8 @@ tree_list_guest(const DomInfo *d, const TreeNode *n, GPtrArray **out)
             return -ENOENT;
         for (size_t i = 0; i < dev_n_fields(n->devkind); i++)
             tree_add(list, dev_fields(n->devkind)[i], false);
+        for (int pos = 0; tree_dev_extra(n->devkind, pos); pos++)
+            tree_add(list, tree_dev_extra(n->devkind, pos)->name, false);
         break;
     default:
         return -ENOTDIR;
@@ -429,6 +461,7 @@ tree_list(Tree *t, const TreeNode *n, GPtrArray **out)
     case TN_DEVICES:
     case TN_DEVKIND:
     case TN_DEV:
+    case TN_AGENT:
         if ((ret = tree_snap(t, n, &d)) < 0)
             return ret;
         return tree_list_guest(d, n, out);

@@ -18,6 +18,8 @@ struct Tree {
     TreeListener fn;
     void *opaque;
     MetricsCache *metrics;
+    gpointer stats_fn;        /* void (*)(int host, void *): read atomically */
+    void *stats_opaque;       /* set before stats_fn */
     struct TreeAttempt *attempts;   /* the first connection attempts (tree.c) */
     struct TreeStartup *startup;
 };
@@ -26,6 +28,8 @@ struct Tree {
 typedef enum {
     GF_STATE, GF_REASON, GF_UUID, GF_ID, GF_VCPUS, GF_MEMORY, GF_AUTOSTART,
     GF_PERSISTENT, GF_TITLE, GF_DESCRIPTION, GF_XML, GF_ERROR, GF_CONSOLE, GF_MIGRATE,
+    /* statistics (stats_render.h; appended: the indexes above never change) */
+    GF_CPU_STAT, GF_VCPU_STAT, GF_MEMORY_STAT, GF_IO_STAT, GF_NET_STAT,
     GF_N
 } GuestFile;
 
@@ -44,6 +48,27 @@ extern const TreeFlavor tree_domfs_flavors[DF_N];
 
 #define TREE_DOMFS_DIR ".domfs"
 #define TREE_DEVICES_DIR "devices"
+#define TREE_AGENT_DIR "agent"
+
+/* Device files that do not come from the device's XML: a disk's sizes (statistics) and an
+ * interface's addresses (agent or lease). Their index in a TN_DEV_FILE node follows the
+ * kind's XML fields: dev_n_fields(kind) + their position among the kind's extras. */
+typedef struct {
+    int kind;                 /* DevKind */
+    const char *name;
+    TreeFlavor flavor;
+} TreeDevExtra;
+extern const TreeDevExtra tree_dev_extras[];
+extern const gsize tree_n_dev_extras;
+/* The extra of KIND at position POS among that kind's, or NULL. */
+const TreeDevExtra *tree_dev_extra(int kind, int pos);
+/* Position of extra NAME among KIND's, or -1. */
+int tree_dev_extra_pos(int kind, const char *name);
+/* The extra a TN_DEV_FILE node names, or NULL for an XML field. */
+const TreeDevExtra *tree_dev_node_extra(const TreeNode *n);
+/* Content of a TF_STATS file now (from the host's latest statistics); *FETCHED (may be
+ * NULL) gets their fetch time. */
+int tree_render_stats(Tree *t, const TreeNode *n, GString *out, gint64 *fetched);
 
 Host *tree_host(Tree *t, int index);
 /* The snapshot of N's guest as it stands (a new reference): 0, -ENOENT (gone, or another

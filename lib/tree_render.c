@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "agent_info.h"
 #include "dev_model.h"
 #include "state_word.h"
+#include "stats_render.h"
 
 const GuestFileDef tree_guest_files[GF_N] = {
     [GF_STATE] = { "state", true, TF_SNAPSHOT, false },
@@ -27,7 +29,22 @@ const GuestFileDef tree_guest_files[GF_N] = {
     [GF_ERROR] = { "error", false, TF_SNAPSHOT, false },
     [GF_CONSOLE] = { "console.log", false, TF_CONSOLE, true },
     [GF_MIGRATE] = { "migrate", true, TF_SNAPSHOT, false },
+    [GF_CPU_STAT] = { "cpu.stat", false, TF_STATS, false },
+    [GF_VCPU_STAT] = { "vcpu.stat", false, TF_STATS, false },
+    [GF_MEMORY_STAT] = { "memory.stat", false, TF_STATS, false },
+    [GF_IO_STAT] = { "io.stat", false, TF_STATS, false },
+    [GF_NET_STAT] = { "net.stat", false, TF_STATS, false },
 };
+/* the statistics files in StatsFile order */
+G_STATIC_ASSERT(GF_NET_STAT - GF_CPU_STAT + 1 == SF_N);
+
+const TreeDevExtra tree_dev_extras[] = {
+    { DEV_DISK, "capacity", TF_STATS },
+    { DEV_DISK, "allocation", TF_STATS },
+    { DEV_DISK, "physical", TF_STATS },
+    { DEV_IFACE, "ip", TF_SNAPSHOT },
+};
+const gsize tree_n_dev_extras = G_N_ELEMENTS(tree_dev_extras);
 
 const char *const tree_domfs_files[DF_N] = {
     [DF_CONNECTION] = "connection",
@@ -100,22 +117,116 @@ tree_render_guest_file(const DomInfo *d, int index, GString *out)
     return 0;
 }
 
+/* ---- device extras ---- */
+
+const TreeDevExtra *
+tree_dev_extra(int kind, int pos)
+{
+    for (gsize i = 0; i < tree_n_dev_extras; i++) {
+        if (tree_dev_extras[i].kind == kind && pos-- == 0)
+            return &tree_dev_extras[i];
+    }
+    return NULL;
+}
+
+int
+tree_dev_extra_pos(int kind, const char *name)
+{
+    int pos = 0;
+
+    for (gsize i = 0; i < tree_n_dev_extras; i++) {
+        if (tree_dev_extras[i].kind != kind)
+            continue;
+        if (strcmp(tree_dev_extras[i].name, name) == 0)
+            return pos;
+        pos++;
+    }
+    return -1;
+}
+
+const TreeDevExtra *
+tree_dev_node_extra(const TreeNode *n)
+{
+    int nx = (int)dev_n_fields(n->devkind);
+
+    return n->kind == TN_DEV_FILE && n->index >= nx ? tree_dev_extra(n->devkind, n->index - nx)
+                                                   : NULL;
+}
+
+/* An interface's addresses, from the agent or the leases (by its MAC). */
+static void
+tree_render_ip(const DomInfo *d, const DevEntry *e, GString *out)
+{
+    const char *mac = e->values[dev_field_index(DEV_IFACE, "mac")];
+
+    tree_value(out, agent_info_ip(d->local->agent, mac));
+}
+
+static int
+tree_render_dev_file(const DomInfo *d, const TreeNode *n, GString *out)
+{
+    const TreeDevExtra *x = tree_dev_node_extra(n);
+    const DevEntry *e;
+
+    if (!(e = dev_model_find(dom_info_devices(d), n->devkind, n->dev)))
+        return -ENOENT;
+    if (!x) {
+        tree_value_nl(out, e->values[n->index], TRUE);
+        return 0;
+    }
+    if (x->flavor != TF_SNAPSHOT)
+        return -EINVAL;   /* statistics: tree_render_stats */
+    tree_render_ip(d, e, out);
+    return 0;
+}
+
 int
 tree_render(const DomInfo *d, const TreeNode *n, GString *out)
 {
-    const DevEntry *e;
-
     switch (n->kind) {
     case TN_GUEST_FILE:
         return tree_render_guest_file(d, n->index, out);
     case TN_DEV_FILE:
-        if (!(e = dev_model_find(dom_info_devices(d), n->devkind, n->dev)))
-            return -ENOENT;
-        tree_value_nl(out, e->values[n->index], TRUE);
+        return tree_render_dev_file(d, n, out);
+    case TN_AGENT_FILE:
+        if (n->index < 0 || n->index >= AF_N)
+            return -EINVAL;
+        agent_info_render(d->local->agent, d->agent_state, n->index, out);
         return 0;
     default:
         return -EINVAL;
     }
+}
+
+/* ---- statistics ---- */
+
+int
+tree_render_stats(Tree *t, const TreeNode *n, GString *out, gint64 *fetched)
+{
+    g_autoptr(DomInfo) d = NULL;
+    g_autoptr(StatsSnap) snap = NULL;
+    const TreeDevExtra *x = tree_dev_node_extra(n);
+    const StatsDom *sd;
+    int ret;
+
+    if ((ret = tree_snap(t, n, &d)) < 0)
+        return ret;
+    snap = stats_get(host_stats(tree_host(t, n->conn)));
+    if (fetched)
+        *fetched = snap->fetched;
+    /* a guest that is off has no statistics, even before the next fetch says so */
+    sd = d->id >= 0 ? stats_snap_get(snap, d->uuid) : NULL;
+    if (n->kind == TN_GUEST_FILE && n->index >= GF_CPU_STAT && n->index <= GF_NET_STAT) {
+        stats_render(sd, (StatsFile)(n->index - GF_CPU_STAT), out);
+        return 0;
+    }
+    if (x && x->flavor == TF_STATS) {
+        if (!dev_model_find(dom_info_devices(d), n->devkind, n->dev))
+            return -ENOENT;
+        stats_render_disk(sd, n->dev, x->name, out);
+        return 0;
+    }
+    return -EINVAL;
 }
 
 /* The console log's size (0 when refused: stat works, open says EACCES). */
@@ -156,6 +267,9 @@ tree_size(Tree *t, const TreeNode *n, const TreeAttr *attr, uint64_t *size)
         *size = tree_console_size(t, n);
         return 0;
     case TF_STATS:
+        if ((ret = tree_render_stats(t, n, s, NULL)) < 0)
+            return ret;
+        break;
     case TF_EVENTS:
         break;
     }

@@ -18,6 +18,15 @@
  *   bench_tool startup R MNT URI DOMFS LOG   domfs start-up to a usable mount vs a bare
  *                                            ListAllDomains + GetAllDomainStats process
  *   bench_tool bare-list URI [rss]           that bare process; "rss": print its VmRSS (KiB)
+ *   bench_tool pread ROUNDS DIR-A DIR-B FILE the sysfs idiom: every <g>/FILE opened once,
+ *                                            then passes of pread(fd, 0) over all of them;
+ *                                            prints "A_median_ms B_median_ms"
+ *   bench_tool pollwatch URI MNT K           a watcher: every running guest's MNT/<g>/state
+ *                                            open and read, poll(POLLPRI) on all; K times
+ *                                            suspend/resume one guest through URI and time
+ *                                            the call's return to the wake-up of its fd;
+ *                                            prints "call_med_us wake_med_us wake_p99_us
+ *                                            timeouts watched"
  *
  * Every figure is measured against its baseline side by side, alternating A and B, so
  * that the load of the machine hits both alike. Times are CLOCK_MONOTONIC. */
@@ -31,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -355,6 +366,72 @@ cmd_agent(int rounds, const char *da, const char *db, const char *file)
     return 0;
 }
 
+/* ---- keep-open pread pass ---- */
+
+typedef struct {
+    int *fd;
+    size_t n;
+} Fds;
+
+static void
+open_all(const char *dir, const Names *names, const char *file, Fds *out)
+{
+    char path[4096];
+
+    out->fd = calloc(names->n, sizeof(int));
+    out->n = names->n;
+    for (size_t i = 0; i < names->n; i++) {
+        snprintf(path, sizeof(path), "%s/%s/%s", dir, names->v[i], file);
+        if ((out->fd[i] = open(path, O_RDONLY)) < 0)
+            die(path);
+    }
+}
+
+static double
+pread_pass(const Fds *f)
+{
+    char buf[4096];
+    double t0 = now_us();
+
+    for (size_t i = 0; i < f->n; i++) {
+        if (pread(f->fd[i], buf, sizeof(buf), 0) <= 0)
+            die("pread");
+    }
+    return (now_us() - t0) / 1000.0;
+}
+
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int
+cmd_pread(int rounds, const char *da, const char *db, const char *file)
+{
+    Names names = { 0 };
+    Fds fa, fb;
+    double *ta = calloc(rounds, sizeof(double)), *tb = calloc(rounds, sizeof(double));
+
+    raise_nofile();
+    list_dirs(da, &names);
+    open_all(da, &names, file, &fa);
+    open_all(db, &names, file, &fb);
+    pread_pass(&fa);
+    pread_pass(&fb);
+    for (int i = 0; i < rounds; i++) {
+        ta[i] = pread_pass(&fa);
+        tb[i] = pread_pass(&fb);
+    }
+    printf("%.3f %.3f\n", quantile(ta, rounds, 0.5), quantile(tb, rounds, 0.5));
+    return 0;
+}
+
 /* ---- event to readable value ---- */
 
 static _Atomic double ev_time;
@@ -439,6 +516,78 @@ cmd_latency(const char *uri, const char *guest, const char *file, int k)
            quantile(after_ev, n_ev, 0.5), quantile(after_ev, n_ev, 0.99), timeouts);
     virDomainFree(dom);
     virConnectClose(c);
+    return 0;
+}
+
+/* ---- poll-driven watcher ---- */
+
+/* Wait until FD reports POLLPRI|POLLERR (sysfs's "changed"), up to TIMEOUT_US; the other
+ * descriptors of the set are watched too (a watcher over the whole fleet), and any of
+ * them that wakes is re-armed (lseek + read). TRUE when FD woke. */
+static int
+poll_until(struct pollfd *pfd, size_t n, size_t want, double timeout_us)
+{
+    char buf[64];
+    double end = now_us() + timeout_us;
+    int woke = 0;
+
+    while (!woke) {
+        int ms = (int)((end - now_us()) / 1000.0);
+
+        if (ms < 0 || poll(pfd, n, ms) <= 0)
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!(pfd[i].revents & (POLLPRI | POLLERR)))
+                continue;
+            if (i == want)
+                woke = 1;
+            lseek(pfd[i].fd, 0, SEEK_SET);
+            if (read(pfd[i].fd, buf, sizeof(buf)) < 0)
+                die("read after wake-up");
+        }
+    }
+    return 1;
+}
+
+static int
+cmd_pollwatch(const char *uri, const char *mnt, int k)
+{
+    virConnectPtr c = virConnectOpen(uri);
+    virDomainPtr *doms = NULL;
+    double *call = calloc(k, sizeof(double)), *wake = calloc(k, sizeof(double));
+    struct pollfd *pfd;
+    char path[4096], buf[64];
+    int n, nw = 0, timeouts = 0, target = -1;
+
+    raise_nofile();
+    if (!c || (n = virConnectListAllDomains(c, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE)) <= 0)
+        die("virConnectListAllDomains");
+    pfd = calloc(n, sizeof(*pfd));
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s/state", mnt, virDomainGetName(doms[i]));
+        if ((pfd[i].fd = open(path, O_RDONLY)) < 0 || read(pfd[i].fd, buf, sizeof(buf)) <= 0)
+            die(path);
+        pfd[i].events = POLLPRI | POLLERR;
+        if (target < 0 && strcmp(virDomainGetName(doms[i]), "g00042") == 0)
+            target = i;
+    }
+    if (target < 0)
+        target = 0;
+    for (int i = 0; i < k; i++) {
+        double t0 = now_us(), t1;
+
+        if ((i % 2 == 0 ? virDomainSuspend(doms[target]) : virDomainResume(doms[target])) < 0)
+            die("suspend/resume");
+        t1 = now_us();
+        call[i] = t1 - t0;
+        if (poll_until(pfd, n, target, 2e6))
+            wake[nw++] = now_us() - t1;
+        else
+            timeouts++;
+        usleep(2000);
+    }
+    printf("%.1f %.1f %.1f %d %d\n", quantile(call, k, 0.5), quantile(wake, nw, 0.5),
+           quantile(wake, nw, 0.99), timeouts, n);
     return 0;
 }
 
@@ -572,6 +721,10 @@ main(int argc, char **argv)
         return cmd_latency(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (strcmp(argv[1], "startup") == 0 && argc == 7)
         return cmd_startup(atoi(argv[2]), argv[3], argv[4], argv[5], argv[6]);
+    if (strcmp(argv[1], "pread") == 0 && argc == 6)
+        return cmd_pread(atoi(argv[2]), argv[3], argv[4], argv[5]);
+    if (strcmp(argv[1], "pollwatch") == 0 && argc == 5)
+        return cmd_pollwatch(argv[2], argv[3], atoi(argv[4]));
     if (strcmp(argv[1], "bare-list") == 0 && (argc == 3 || argc == 4))
         return cmd_bare_list(argv[2], argc == 4 && strcmp(argv[3], "rss") == 0);
  usage:

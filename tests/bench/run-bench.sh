@@ -117,6 +117,29 @@ for mode in direct cached; do
     fusermount3 -u "$W/bare-$mode"
 done
 
+# ---- 8: FUSE requests per open, counted in domfs's own debug output (-d) on a private
+# mount: what a reader costs in round trips, whatever the machine's speed
+requests_per_open() {   # LABEL K CMD... (CMD opens one file once; run K times)
+    local label=$1 k=$2; shift 2
+    local log=$W/reqs.log n
+    truncate -s 0 "$log"
+    for ((i = 0; i < k; i++)); do "$@" >/dev/null 2>&1; done
+    sleep 0.2
+    n=$(grep -ac 'opcode:' "$log")
+    ops=$(grep -ao 'opcode: [A-Z_]*' "$log" | awk '{ c[$2]++ } END { for (o in c) printf "%s %d/%d, ", o, c[o], '"$k"' }')
+    row "8 requests per open: $label" "-" "$(div "$n" "$k")" "${ops%, }" "-" "-" "-"
+}
+mkdir -p "$W/dbg"
+"$DOMFS_BIN" -d -c test:///default "$W/dbg" > "$W/reqs.log" 2>&1 &
+DBG=$!; PIDS+=("$DBG"); MOUNTS+=("$W/dbg")
+for _ in $(seq 200); do [ -d "$W/dbg/.domfs" ] && break; sleep 0.05; done
+cat "$W/dbg/test/state" "$W/dbg/test/uuid" > /dev/null    # lookups done once
+requests_per_open "cat state" 20 cat "$W/dbg/test/state"
+requests_per_open "cat uuid (read-only file)" 20 cat "$W/dbg/test/uuid"
+requests_per_open "C open/read/close of state" 20 "$BENCH_TOOL" loop 1 "$W/dbg/test/state" "$T/state"
+requests_per_open "python3 open().read() of state" 20 python3 -c "open('$W/dbg/test/state').read()"
+fusermount3 -u "$W/dbg"; wait "$DBG" 2>/dev/null
+
 for N in $SIZES; do
     say "---- $N guests"
     NODE=$W/fleet-$N.xml
@@ -159,6 +182,16 @@ for N in $SIZES; do
     row "2 agent pass: every state, one process" "$N" "$(ms "$a")" "tmpfs $(ms "$b")" "${r}x" "<=2x" "$(verdict "$r" le 2)"
     pf=$(awk -v a="$a" -v n="$N" 'BEGIN { print a * 1000 / n }')
     row "2 (per file, against the bare FUSE floor)" "$N" "$(us "$pf")" "bare direct $(us "$FLOOR_DIRECT")" "$(div "$pf" "$FLOOR_DIRECT")x" "-" "(cached floor $(us "$FLOOR_CACHED"))"
+
+    # 9: the sysfs idiom: descriptors kept open, pread(fd, 0) each pass
+    read -r a b < <("$BENCH_TOOL" pread 7 "$M" "$T/$N" state)
+    r=$(div "$a" "$b")
+    row "9 keep-open pread pass over every state" "$N" "$(ms "$a")" "tmpfs $(ms "$b")" "${r}x" "<=2x" "$(verdict "$r" le 2)"
+
+    # 10: a poll()-driven watcher over every running guest's state
+    read -r cm wm wp to nw < <("$BENCH_TOOL" pollwatch "$URI" "$M" 100)
+    row "10 poll watcher: change -> wake-up, median" "$N" "$(us "$wm")" "the call $(us "$cm")" "-" "<=1ms" "$( [ "$to" = 0 ] && verdict "$wm" le 1000 || echo "MISSED ($to of 100 never woke)")"
+    row "10 (p99; $nw files watched)" "$N" "$(us "$wp")" "-" "-" "-" "-"
 
     # 7: RSS after the agent pass
     rss=$(rss_kib "$PID")

@@ -109,7 +109,7 @@ perm "chmod a directory" chmod 0777 "$G"
 perm "chown a file" chown 1:1 "$G/state"
 perm "utimes on a writable file" touch -c -d 2001-01-01 "$G/state"
 perm "utimes (os.utime) on a read-only file" /usr/bin/python3 -c "import os,sys; os.utime(sys.argv[1], (0, 0))" "$G/uuid"
-is "$(ls "$G" | tr '\n' ' ')" "autostart console.log description devices error id memory migrate persistent reason state title uuid vcpus xml " \
+is "$(LC_ALL=C ls "$G" | tr '\n' ' ')" "agent autostart console.log cpu.stat description devices error id io.stat memory memory.stat migrate net.stat persistent reason state title uuid vcpu.stat vcpus xml " \
    "the guest directory holds exactly the spec's files afterwards"
 is "$(snapshot)" "$BEFORE" "guest untouched by refused operations"
 

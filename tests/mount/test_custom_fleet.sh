@@ -150,8 +150,8 @@ while IFS= read -r -d '' f; do
     [ "$(stat -c %s "$f")" = "$(cat "$f" | wc -c)" ] || { bad=$((bad + 1)); echo "# size mismatch: $f"; }
 done < <(find "$M" -mindepth 2 -maxdepth 2 -type f ! -path "$M/.domfs/*" -print0)
 # the spec's files: state reason uuid id vcpus memory autostart persistent title
-# description xml error console.log migrate
-is "$nf" "$((n_guests * 14))" "find -type f: the spec's 14 files in each of the $n_guests guest directories"
+# description xml error console.log migrate cpu.stat vcpu.stat memory.stat io.stat net.stat
+is "$nf" "$((n_guests * 19))" "find -type f: the spec's 19 files in each of the $n_guests guest directories"
 is "$bad" "0" "stat size = bytes read, for every guest file"
 is "$(find "$M" -mindepth 1 -maxdepth 1 -type d | wc -l)" "$((n_guests + 1))" "find -type d: every guest directory and .domfs"
 is "$(stat -c %F "$M/100%25 cpu")" "directory" "stat: a guest is a directory"

@@ -124,7 +124,7 @@ outage_checks() { # outage_checks WHAT: everything expected while libvirtd is aw
     is "$(rd "$G/title")" "Title from the file" "$w: title still served"
     like "$(timeout $T head -1 "$G/xml")" "^<domain type='test' id=" "$w: xml still served"
     like "$(timeout $T ls "$M")" "^test$" "$w: ls answers"
-    is "$(timeout $T find "$G" -maxdepth 1 -type f | wc -l)" "14" "$w: find answers"
+    is "$(timeout $T find "$G" -maxdepth 1 -type f | wc -l)" "19" "$w: find answers"
     is "$(stat -c %s "$G/state")" "7" "$w: stat answers"
     for f in state:resume title:x description:x autostart:1; do   # valid values
         fails_with "Transport endpoint is not connected" "$w: write to ${f%%:*}: ENOTCONN" \

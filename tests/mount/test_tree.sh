@@ -10,7 +10,7 @@ G=$M/test
 
 is "$(ls "$M")" "test" "plain ls shows the guest and hides .domfs"
 is "$(ls -A "$M" | tr '\n' ' ')" ".domfs test " "ls -A shows .domfs"
-is "$(ls "$G" | tr '\n' ' ')" "autostart console.log description devices error id memory migrate persistent reason state title uuid vcpus xml " "guest directory holds the spec's files"
+is "$(LC_ALL=C ls "$G" | tr '\n' ' ')" "agent autostart console.log cpu.stat description devices error id io.stat memory memory.stat migrate net.stat persistent reason state title uuid vcpu.stat vcpus xml " "guest directory holds the spec's files"
 is "$(cat "$G/state")" "running" "state of the default guest"
 is "$(cat "$G/uuid")" "6695eb01-f6a4-8304-79aa-97f2502e193f" "uuid"
 is "$(cat "$G/vcpus")" "2" "vcpus"
@@ -28,7 +28,7 @@ done
 for f in state reason uuid vcpus memory autostart persistent; do
     is "$(tail -c1 "$G/$f" | od -An -c | tr -d ' ')" '\n' "$f ends with a newline"
 done
-is "$(find "$G" -maxdepth 1 -type f | wc -l)" "14" "find -type f sees regular files"
+is "$(find "$G" -maxdepth 1 -type f | wc -l)" "19" "find -type f sees regular files"
 like "$(grep -r running "$G" 2>/dev/null)" "state:running" "grep -r works"
 like "$(cat "$M/.domfs/connection")" "status connected" ".domfs/connection says connected"
 like "$(cat "$M/.domfs/connection")" "uri test:///default" ".domfs/connection names the URI"

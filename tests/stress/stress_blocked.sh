@@ -109,6 +109,6 @@ wait_for 5 test -d "$M/h/newguest"
 is "$(cat "$M/h/newguest/state" 2>&1)" "shutoff" "newguest appeared in the mount"
 RSS1=$(daemon_rss "$D")
 echo "# daemon RSS: $RSS0 KiB before, $RSS1 KiB after"
-[ "$RSS1" -lt $((RSS0 + 65536)) ]; tap_ok $? "RSS grew by less than 64 MiB ($RSS0 -> $RSS1 KiB)"
+rss_growth_ok "$D" "$RSS0" "$RSS1" 65536 "RSS grew by less than 64 MiB"
 domfs_umount "$M"
 done_testing

@@ -310,7 +310,7 @@ test_resolve_log_root(void)
 static void
 assert_refused(ConsRegistry *reg, const char *path)
 {
-    ConsLog *log = cons_registry_get(reg, path);
+    ConsLog *log = cons_registry_get(reg, path, NULL);
     ConsHandle *h = NULL;
     uint64_t size = 7;
 
@@ -394,7 +394,7 @@ test_confine_root_symlink(Fx *fx, gconstpointer data)
     g_assert_cmpint(symlink(fx->logdir, alias), ==, 0);
     put_file(fx->path, "hello\n");
     reg = cons_registry_new(&pol, 1024);
-    out = cat(cons_registry_get(reg, path), 100);
+    out = cat(cons_registry_get(reg, path, NULL), 100);
     g_assert_cmpstr(out->str, ==, "hello\n");
     cons_registry_free(reg);
 }
@@ -408,7 +408,7 @@ test_confine_backup_symlink(Fx *fx, gconstpointer data)
 
     g_assert_cmpint(symlink(fx->secret, b0), ==, 0);
     put_file(fx->path, "current\n");
-    out = cat(cons_registry_get(fx->reg, fx->path), 100);
+    out = cat(cons_registry_get(fx->reg, fx->path, NULL), 100);
     g_assert_cmpstr(out->str, ==, "current\n");
 }
 
@@ -426,7 +426,7 @@ test_confine_log_root(Fx *fx, gconstpointer data)
     put_file(fx->path, "from the host's log directory\n");
     g_assert_cmpint(cons_resolve(&pol, "/var/log/libvirt/qemu/g-serial0.log", &local, &msg), ==, 0);
     g_assert_cmpstr(local, ==, fx->path);
-    out = cat(cons_registry_get(reg, local), 100);
+    out = cat(cons_registry_get(reg, local, NULL), 100);
     g_assert_cmpstr(out->str, ==, "from the host's log directory\n");
     /* confined to log_root: the local paths of other log_dirs are not readable */
     g_assert_cmpint(symlink(fx->secret, escape), ==, 0);
@@ -439,7 +439,7 @@ test_confine_log_root(Fx *fx, gconstpointer data)
 static void
 test_confine_replaced(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     ConsHandle *h2 = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
@@ -478,13 +478,13 @@ static void
 test_tail_absent(Fx *fx, gconstpointer data)
 {
     g_autofree char *nodir = g_build_filename(fx->logdir, "gone", "g.log", NULL);
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
     uint64_t off = 0;
     char buf[64];
 
-    g_assert_cmpuint(log_size(cons_registry_get(fx->reg, nodir)), ==, 0);
+    g_assert_cmpuint(log_size(cons_registry_get(fx->reg, nodir, NULL)), ==, 0);
     g_assert_cmpuint(log_size(log), ==, 0);
     g_assert_cmpint(cons_open(log, &h), ==, 0);
     g_assert_cmpint(cons_read(h, 0, buf, sizeof buf), ==, 0);
@@ -503,16 +503,16 @@ test_tail_bounded(Fx *fx, gconstpointer data)
     g_autoptr(GString) out2 = NULL;
 
     fx_registry(fx, 4096);
-    log = cons_registry_get(fx->reg, fx->path);
+    log = cons_registry_get(fx->reg, fx->path, NULL);
     guest_print(fx, 10000);
     g_assert_cmpuint(log_size(log), ==, 4096);
     out = cat(log, 1000);
     assert_tail_of_written(fx, out, 4096);
     /* a file below the bound is all there */
     fx_registry(fx, 1 << 20);
-    out2 = cat(cons_registry_get(fx->reg, fx->path), 333);
+    out2 = cat(cons_registry_get(fx->reg, fx->path, NULL), 333);
     g_assert_cmpstr(out2->str, ==, fx->written->str);
-    g_assert_cmpuint(log_size(cons_registry_get(fx->reg, fx->path)), ==, fx->written->len);
+    g_assert_cmpuint(log_size(cons_registry_get(fx->reg, fx->path, NULL)), ==, fx->written->len);
 }
 
 static void
@@ -522,15 +522,15 @@ test_tail_zero_max(Fx *fx, gconstpointer data)
 
     fx_registry(fx, 0);
     guest_print(fx, 300);
-    g_assert_cmpuint(log_size(cons_registry_get(fx->reg, fx->path)), ==, 0);
-    out = cat(cons_registry_get(fx->reg, fx->path), 100);
+    g_assert_cmpuint(log_size(cons_registry_get(fx->reg, fx->path, NULL)), ==, 0);
+    out = cat(cons_registry_get(fx->reg, fx->path, NULL), 100);
     g_assert_cmpuint(out->len, ==, 0);
 }
 
 static void
 test_stream(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
     uint64_t off = 0;
@@ -559,7 +559,7 @@ test_stream(Fx *fx, gconstpointer data)
 static void
 test_rotate_simple(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
     uint64_t off = 0;
@@ -588,7 +588,7 @@ test_rotate_simple(Fx *fx, gconstpointer data)
 static void
 test_rotate_chain(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
     g_autofree char *b2 = g_strconcat(fx->path, ".2", NULL);
@@ -628,12 +628,12 @@ test_rotate_first_look(Fx *fx, gconstpointer data)
     fx->max_backups = 10;
     guest_print(fx, 4500); /* NAME.3 .. NAME.0, NAME */
     fx_registry(fx, 1 << 20);
-    log = cons_registry_get(fx->reg, fx->path);
+    log = cons_registry_get(fx->reg, fx->path, NULL);
     all = cat(log, 4096);
     g_assert_cmpstr(all->str, ==, fx->written->str);
 
     fx_registry(fx, 2500); /* spans three files */
-    log = cons_registry_get(fx->reg, fx->path);
+    log = cons_registry_get(fx->reg, fx->path, NULL);
     tail = cat(log, 300);
     assert_tail_of_written(fx, tail, 2500);
 }
@@ -643,7 +643,7 @@ test_rotate_first_look(Fx *fx, gconstpointer data)
 static void
 test_rotate_hole(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
     g_autofree char *b0 = g_strconcat(fx->path, ".0", NULL);
@@ -681,7 +681,7 @@ test_rotate_hole(Fx *fx, gconstpointer data)
 static void
 fell_behind(Fx *fx, gboolean watched)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
     uint64_t off = 0;
@@ -750,7 +750,7 @@ test_rotate_same_file_twice(Fx *fx, gconstpointer data)
     fx->max_size = 1000;
     guest_print(fx, 1500); /* NAME.0, NAME */
     g_assert_cmpint(link(b0, b1), ==, 0);
-    out = cat(cons_registry_get(fx->reg, fx->path), 512);
+    out = cat(cons_registry_get(fx->reg, fx->path, NULL), 512);
     g_assert_cmpstr(out->str, ==, fx->written->str + file_size(b0));
 }
 
@@ -759,7 +759,7 @@ test_rotate_same_file_twice(Fx *fx, gconstpointer data)
 static void
 test_hardlink_refused(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     uint64_t size = 0;
 
@@ -781,7 +781,7 @@ test_hardlink_refused(Fx *fx, gconstpointer data)
 static void
 test_rotate_backup_changed(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     g_autofree char *b1 = g_strconcat(fx->path, ".1", NULL);
     g_autoptr(GString) before = NULL;
     g_autoptr(GString) after = NULL;
@@ -806,7 +806,7 @@ test_rotate_backup_changed(Fx *fx, gconstpointer data)
 static void
 test_rotate_middle_changed(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     g_autofree char *b1 = g_strconcat(fx->path, ".1", NULL);
     g_autofree char *b2 = g_strconcat(fx->path, ".2", NULL);
     g_autoptr(GString) out = g_string_new(NULL);
@@ -841,7 +841,7 @@ test_rotate_middle_changed(Fx *fx, gconstpointer data)
 static void
 test_truncate(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
     g_autoptr(GString) fresh = NULL;
@@ -875,7 +875,7 @@ test_truncate(Fx *fx, gconstpointer data)
 static void
 test_vanish(Fx *fx, gconstpointer data)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     ConsHandle *h = NULL;
     ConsHandle *h2 = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
@@ -990,7 +990,7 @@ sim_file_lines(SimFile *f, GString *out, unsigned n_lines, uint64_t end_pos)
 static void
 run_tail_f(Fx *fx, size_t initial)
 {
-    ConsLog *log = cons_registry_get(fx->reg, fx->path);
+    ConsLog *log = cons_registry_get(fx->reg, fx->path, NULL);
     SimFile f = { log, NULL, 0 };
     g_autoptr(GString) out = g_string_new(NULL);
     g_autofree char *want = NULL;
@@ -1057,7 +1057,7 @@ test_tail_n(Fx *fx, gconstpointer data)
 
     fx->max_size = 3000;
     fx_registry(fx, 4096);
-    log = cons_registry_get(fx->reg, fx->path);
+    log = cons_registry_get(fx->reg, fx->path, NULL);
     guest_print(fx, 9000);
     for (int pass = 0; pass < 2; pass++) {
         for (uint64_t n = 1; n <= 4096; n = n * 3 + 1) {
@@ -1094,7 +1094,7 @@ test_cat_while_pinned(Fx *fx, gconstpointer data)
 
     fx->max_size = 3000;
     fx_registry(fx, 4096);
-    log = cons_registry_get(fx->reg, fx->path);
+    log = cons_registry_get(fx->reg, fx->path, NULL);
     guest_print(fx, 5000);
     g_assert_cmpint(cons_open(log, &follower), ==, 0);
     guest_print(fx, 7000);
@@ -1115,7 +1115,7 @@ test_read_cap(Fx *fx, gconstpointer data)
     ConsHandle *h = NULL;
 
     fx_registry(fx, 8 << 20);
-    log = cons_registry_get(fx->reg, fx->path);
+    log = cons_registry_get(fx->reg, fx->path, NULL);
     memset(big, 'x', 3 << 20);
     append_file(fx->path, big, 3 << 20);
     g_assert_cmpint(cons_open(log, &h), ==, 0);
@@ -1135,16 +1135,16 @@ test_registry_evict(Fx *fx, gconstpointer data)
 
     put_file(fx->path, "held\n");
     cons_registry_set_limits(fx->reg, 8, 0);
-    held = cons_registry_get(fx->reg, fx->path);
+    held = cons_registry_get(fx->reg, fx->path, NULL);
     g_assert_cmpint(cons_open(held, &h), ==, 0);
     for (int i = 0; i < 100; i++) {
         g_autofree char *p = g_strdup_printf("%s/qemu/other-%d.log", fx->logdir, i);
 
-        g_assert_cmpuint(log_size(cons_registry_get(fx->reg, p)), ==, 0);
+        g_assert_cmpuint(log_size(cons_registry_get(fx->reg, p, NULL)), ==, 0);
         g_assert_cmpuint(cons_registry_count(fx->reg), <=, 8);
     }
     /* the log with an open handle was never evicted */
-    g_assert_true(cons_registry_get(fx->reg, fx->path) == held);
+    g_assert_true(cons_registry_get(fx->reg, fx->path, NULL) == held);
     g_assert_cmpint(cons_read(h, 0, buf, sizeof buf), ==, 5);
     cons_close(h);
     /* logs used recently are not evicted either: the table grows instead */
@@ -1152,7 +1152,7 @@ test_registry_evict(Fx *fx, gconstpointer data)
     for (int i = 0; i < 20; i++) {
         g_autofree char *p = g_strdup_printf("%s/qemu/recent-%d.log", fx->logdir, i);
 
-        (void)cons_registry_get(fx->reg, p);
+        (void)cons_registry_get(fx->reg, p, NULL);
     }
     g_assert_cmpuint(cons_registry_count(fx->reg), ==, 28);
 }
@@ -1235,7 +1235,7 @@ test_threads(Fx *fx, gconstpointer data)
     fx->max_size = 16384;
     fx->max_backups = 3;
     fx_registry(fx, 65536);
-    r.log = cons_registry_get(fx->reg, fx->path);
+    r.log = cons_registry_get(fx->reg, fx->path, NULL);
     guest_print(fx, 1000);
     for (int i = 0; i < 3; i++) {
         r.outs[i] = g_string_new(NULL);

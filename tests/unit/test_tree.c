@@ -134,7 +134,8 @@ single_teardown(Single *fx, gconstpointer data)
 }
 
 #define GUEST_FILES "state reason uuid id vcpus memory autostart persistent title " \
-                    "description xml error console.log migrate"
+                    "description xml error console.log migrate cpu.stat vcpu.stat " \
+                    "memory.stat io.stat net.stat"
 
 /* ---- one connection ---- */
 
@@ -214,9 +215,9 @@ test_guest_dir(Single *fx, gconstpointer data)
     g_assert_cmpstr(n.guest, ==, "alpha");
     g_assert_true(a.is_dir);
     tree_node_clear(&n);
-    assert_list(fx->t, "alpha", GUEST_FILES " devices/");
+    assert_list(fx->t, "alpha", GUEST_FILES " agent/ devices/");
     /* the set of files is fixed: a shut-off guest has the same */
-    assert_list(fx->t, "beta", GUEST_FILES " devices/");
+    assert_list(fx->t, "beta", GUEST_FILES " agent/ devices/");
 
     for (guint i = 0; files[i]; i++) {
         g_autofree char *p = g_strconcat("alpha/", files[i], NULL);
@@ -229,6 +230,7 @@ test_guest_dir(Single *fx, gconstpointer data)
         if (a.writable != w)
             g_error("%s: writable %d, expected %d", files[i], a.writable, w);
         g_assert_cmpint(a.flavor, ==, strcmp(files[i], "console.log") == 0 ? TF_CONSOLE
+                                      : g_str_has_suffix(files[i], ".stat") ? TF_STATS
                                                                              : TF_SNAPSHOT);
         tree_node_clear(&n);
     }
@@ -422,10 +424,26 @@ test_devices(Single *fx, gconstpointer data)
     g_assert_cmpstr(serial_files, ==, "type target_type target_model source mode log "
                     "log_append alias tty xml");
     g_assert_cmpstr(iface_files, ==, "type source mac model target link_state alias xml");
-    assert_list(fx->t, "alpha/devices/disks/vda", disk_files);
-    assert_list(fx->t, "alpha/devices/disks/sda", disk_files);
+    /* plus what is not in the XML: a disk's sizes (statistics), an interface's addresses */
+    assert_list(fx->t, "alpha/devices/disks/vda", "device bus model source type format cache "
+                "discard serial wwn readonly shareable boot_order address alias tray xml "
+                "capacity allocation physical");
+    assert_list(fx->t, "alpha/devices/disks/sda", "device bus model source type format cache "
+                "discard serial wwn readonly shareable boot_order address alias tray xml "
+                "capacity allocation physical");
     assert_list(fx->t, "alpha/devices/serial/0", serial_files);
-    assert_list(fx->t, "alpha/devices/interfaces/0", iface_files);
+    assert_list(fx->t, "alpha/devices/interfaces/0", "type source mac model target link_state "
+                "alias xml ip");
+    must_walk(fx->t, "alpha/devices/disks/vda/capacity", &n, &a);
+    g_assert_cmpint(a.flavor, ==, TF_STATS);
+    g_assert_false(a.writable);
+    tree_node_clear(&n);
+    must_walk(fx->t, "alpha/devices/interfaces/0/ip", &n, &a);
+    g_assert_cmpint(a.flavor, ==, TF_SNAPSHOT);
+    g_assert_false(a.writable);
+    tree_node_clear(&n);
+    g_assert_cmpint(walk(fx->t, "alpha/devices/serial/0/capacity", &n, &a), ==, -ENOENT);
+    g_assert_cmpint(walk(fx->t, "alpha/devices/disks/vda/ip", &n, &a), ==, -ENOENT);
 
     must_walk(fx->t, "alpha/devices/disks", &n, &a);
     g_assert_cmpint(n.kind, ==, TN_DEVKIND);
@@ -697,7 +715,7 @@ test_multi_layout(Multi *fx, gconstpointer data)
     tree_node_clear(&n);
     assert_list(fx->t, "h1", ".domfs/ alpha/ beta/ gamma/ we\"ird\\name/");
     assert_list(fx->t, "h2", ".domfs/ alpha/ delta/");
-    assert_list(fx->t, "h2/alpha", GUEST_FILES " devices/");
+    assert_list(fx->t, "h2/alpha", GUEST_FILES " agent/ devices/");
     assert_list(fx->t, ".domfs", "connection events metrics.prom");
     assert_list(fx->t, "h1/.domfs", "connection events metrics.prom");
 
