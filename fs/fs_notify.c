@@ -34,8 +34,12 @@ typedef struct {
     GThread *thread;
 } NotifyHost;
 
-static NotifyHost *notify_hosts;
-static guint notify_n;
+/* Producers (any lib thread publishing a change, a write's reply) push while notify_stop
+ * may be taking the queues away: they hold the reader side while they push; notify_start
+ * and notify_stop the writer side while they set or take notify_hosts. */
+static GRWLock notify_lock;
+static NotifyHost *notify_hosts;     /* protected by notify_lock */
+static guint notify_n;               /* protected by notify_lock */
 
 static NotifyHost *
 notify_host(int host)
@@ -46,13 +50,17 @@ notify_host(int host)
 static void
 notify_push(int host, NotifyItem *it)
 {
-    if (!notify_hosts) {
+    g_rw_lock_reader_lock(&notify_lock);
+    if (notify_hosts) {
+        g_async_queue_push(notify_host(host)->queue, it);
+        it = NULL;
+    }
+    g_rw_lock_reader_unlock(&notify_lock);
+    if (it) {
         /* shutting down: nothing is mounted any more */
         tree_change_unref(it->change);
         g_free(it);
-        return;
     }
-    g_async_queue_push(notify_host(host)->queue, it);
 }
 
 void
@@ -325,26 +333,39 @@ notify_main(gpointer data)
 void
 notify_start(guint n_hosts)
 {
-    notify_n = MAX(n_hosts, 1);
-    notify_hosts = g_new0(NotifyHost, notify_n);
-    for (guint i = 0; i < notify_n; i++) {
-        notify_hosts[i].host = (int)i;
-        notify_hosts[i].queue = g_async_queue_new();
-        notify_hosts[i].thread = g_thread_new("notify", notify_main, &notify_hosts[i]);
+    guint n = MAX(n_hosts, 1);
+    NotifyHost *hosts = g_new0(NotifyHost, n);
+
+    for (guint i = 0; i < n; i++) {
+        hosts[i].host = (int)i;
+        hosts[i].queue = g_async_queue_new();
+        hosts[i].thread = g_thread_new("notify", notify_main, &hosts[i]);
     }
+    g_rw_lock_writer_lock(&notify_lock);
+    notify_hosts = hosts;
+    notify_n = n;
+    g_rw_lock_writer_unlock(&notify_lock);
 }
 
+/* From here on pushes are dropped; the threads finish what was queued, then stop. */
 void
 notify_stop(void)
 {
-    for (guint i = 0; notify_hosts && i < notify_n; i++) {
+    NotifyHost *hosts;
+    guint n;
+
+    g_rw_lock_writer_lock(&notify_lock);
+    hosts = g_steal_pointer(&notify_hosts);
+    n = notify_n;
+    notify_n = 0;
+    g_rw_lock_writer_unlock(&notify_lock);
+    for (guint i = 0; hosts && i < n; i++) {
         NotifyItem *it = g_new0(NotifyItem, 1);
 
         it->stop = true;
-        g_async_queue_push(notify_hosts[i].queue, it);
-        g_thread_join(notify_hosts[i].thread);
-        g_async_queue_unref(notify_hosts[i].queue);
+        g_async_queue_push(hosts[i].queue, it);
+        g_thread_join(hosts[i].thread);
+        g_async_queue_unref(hosts[i].queue);
     }
-    g_clear_pointer(&notify_hosts, g_free);
-    notify_n = 0;
+    g_free(hosts);
 }

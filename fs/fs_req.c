@@ -13,9 +13,16 @@ struct FsPending {
     GDestroyNotify destroy;
     GMutex lock;              /* guards current; a leaf (see fs_req.h) */
     Completion *current;      /* the wait in progress (a reference), or NULL */
+    bool early_interrupt;     /* interrupted while arming (only the arming thread) */
 };
 
 static gint fs_pending_n;     /* requests not answered yet (atomic) */
+
+/* The request this thread is registering an interrupt callback for: libfuse calls the
+ * callback right inside fuse_req_interrupt_func when the request was interrupted already,
+ * with the request lock held and no reference of its own, so a reply from there would
+ * free the request under libfuse's feet (and under the handler still using it). */
+static _Thread_local FsPending *fs_arming;
 
 static void
 fs_pending_clear(gpointer data)
@@ -102,8 +109,13 @@ static void
 fs_pending_on_interrupt(fuse_req_t req, void *data)
 {
     FsPending *p = data;
-    g_autoptr(Completion) c = fs_pending_current(p);
+    g_autoptr(Completion) c = NULL;
 
+    if (fs_arming == p) {
+        p->early_interrupt = true;   /* fs_pending_arm answers it once libfuse let go */
+        return;
+    }
+    c = fs_pending_current(p);
     if (!c || completion_is_done(c))
         return;   /* answered, or being answered, by the completing side */
     if (p->intr && p->intr(p, c))
@@ -135,7 +147,13 @@ fs_pending_arm(FsPending *p)
     completion_unref(p->current);
     p->current = completion_ref(c);
     g_mutex_unlock(&p->lock);
+    fs_arming = p;
     fuse_req_interrupt_func(p->req, fs_pending_on_interrupt, p);
+    fs_arming = NULL;
+    /* interrupted before the wait began: answered like a wait that was interrupted, but
+     * from the timer thread, once this handler no longer touches the request */
+    if (p->early_interrupt && !(p->intr && p->intr(p, c)))
+        tree_complete_after(c, 0, -EINTR);
     return c;
 }
 

@@ -344,8 +344,9 @@ main_shutdown(Tree *t)
 {
     g_atomic_pointer_set(&fs_state.tree, NULL);
     notify_stop();
-    tree_free(t);
+    /* open files first: a console.log handle closes into its log, which tree_free frees */
     fs_files_free();
+    tree_free(t);
     ino_table_free();
     g_clear_pointer(&fs_state.store, istore_close);
 }

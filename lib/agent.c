@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "dom_note.h"
 #include "domfs_limits.h"
+#include "stop_wait.h"
 #include "verr.h"
 
 /* What virDomainGetGuestInfo is asked for (interfaces come from InterfaceAddresses). */
@@ -188,18 +189,13 @@ agent_hint(Agent *ag, const char *uuid)
 gboolean
 agent_free(Agent *ag)
 {
-    gint64 end = g_get_monotonic_time() + DOMFS_STOP_WAIT_US;
-
     if (!ag)
         return TRUE;
     if (ag->thread) {
         g_async_queue_push_front(ag->hints, g_strdup(""));
-        while (!g_atomic_int_get(&ag->done)) {
-            if (g_get_monotonic_time() >= end) {
-                g_warning("agent thread stuck in a libvirt call: left behind");
-                return FALSE;
-            }
-            g_usleep(10 * G_TIME_SPAN_MILLISECOND);
+        if (!stop_wait(&ag->done, 1)) {
+            g_warning("agent thread stuck in a libvirt call: left behind");
+            return FALSE;
         }
         g_thread_join(ag->thread);
     }

@@ -11,11 +11,18 @@
  *
  * Health: calls that may block on libvirt are bracketed (conn_call_begin/end); a watchdog
  * on the timer thread marks the connection "stalled" while one has had no answer for a
- * keepalive interval, and the idle worker probes the connection every interval so a
- * stall shows even when nobody asks anything. libvirt's keepalive closes a connection
- * that stops answering; then the worker reopens the URI with a growing delay, reloads
- * everything and publishes what changed meanwhile (resync event lines). Reads are served
- * from the cache throughout; writes get ENOTCONN while reconnecting. */
+ * keepalive interval, and a prober thread makes one round trip every interval so a stall
+ * shows even when nobody asks anything. libvirt's keepalive gives up on a connection that
+ * stops answering; the idle worker notices (virConnectIsAlive, or the close callback) and
+ * reopens the URI with a growing delay, reloads everything and publishes what changed
+ * meanwhile (resync event lines). Reads are served from the cache throughout; writes get
+ * ENOTCONN while reconnecting.
+ *
+ * The probe has a thread of its own because libvirt's client can leave a call waiting
+ * forever on a connection its keepalive declared dead: when two threads are in calls and
+ * the one doing the I/O gets the keepalive error, the other polls the silent socket with
+ * no timeout until the network comes back. Such a call must never be the worker's, which
+ * has to notice the loss and reconnect meanwhile. */
 #define G_LOG_DOMAIN "domfs-conn"
 
 #include "conn_priv.h"
@@ -27,6 +34,7 @@
 #include "cleanup.h"
 #include "dom_fetch.h"
 #include "domfs_limits.h"
+#include "stop_wait.h"
 #include "timer.h"
 #include "verr.h"
 
@@ -182,7 +190,7 @@ conn_watchdog(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* An idle worker's question to the host: a round trip, so a stall shows. */
+/* The prober's question to the host: a round trip, so a stall shows. */
 static void
 conn_probe(DomConn *c, virConnectPtr vc)
 {
@@ -192,6 +200,24 @@ conn_probe(DomConn *c, virConnectPtr vc)
     if (virConnectGetLibVersion(vc, &ver) < 0)
         virResetLastError();
     conn_call_end(c, call);
+}
+
+static gpointer
+conn_prober_main(gpointer data)
+{
+    DomConn *c = data;
+    guint64 wait = (guint64)MAX(c->keepalive_interval, 1) * G_USEC_PER_SEC;
+    gpointer stop = NULL;
+
+    while (!(stop = g_async_queue_timeout_pop(c->probe_stop, wait))) {
+        g_autoptr(virConnect) vc = conn_get_virt(c);
+
+        if (vc)
+            conn_probe(c, vc);
+    }
+    g_free(stop);
+    g_atomic_int_set(&c->prober_done, 1);
+    return NULL;
 }
 
 /* ---- connecting ---- */
@@ -285,10 +311,10 @@ conn_connect_and_load(DomConn *c, gboolean resync, char **errmsg)
 
     if (!vc)
         return -ENOTCONN;
-    g_mutex_lock(&c->lock);
-    conn_register_events(c, vc);
-    g_mutex_unlock(&c->lock);
+    /* libvirt calls, never under c->lock (readers of .domfs/connection take it);
+     * callback_ids is only touched by the thread that connects and by conn_close */
     call = conn_call_begin(c);
+    conn_register_events(c, vc);
     ticket = dom_cache_ticket(c->cache);
     ret = dom_fetch_all(vc, &all, &doms, errmsg);
     conn_call_end(c, call);
@@ -435,7 +461,21 @@ conn_worker_reconnect(DomConn *c, guint64 *backoff_ms)
     return FALSE;
 }
 
-/* Connected: one job (or, idle for a keepalive interval, a probe). TRUE when stopping. */
+/* VC is no longer alive (libvirt's keepalive gave up, the socket closed): reconnect.
+ * virConnectIsAlive only looks at the client's state, it makes no call. */
+static gboolean
+conn_check_alive(DomConn *c, virConnectPtr vc)
+{
+    if (virConnectIsAlive(vc) == 1)
+        return TRUE;
+    g_warning("%s: connection to libvirt lost; reconnecting", c->uri ? c->uri : "");
+    conn_set_virt(c, NULL, "connection lost");
+    return FALSE;
+}
+
+/* Connected: one job (or, idle for a keepalive interval, a look at the connection's
+ * health: the close callback does not come while a call is stuck on the dead
+ * connection). TRUE when stopping. */
 static gboolean
 conn_worker_step(DomConn *c, virConnectPtr vc)
 {
@@ -444,7 +484,7 @@ conn_worker_step(DomConn *c, virConnectPtr vc)
     gboolean stop = FALSE;
 
     if (!job) {
-        conn_probe(c, vc);
+        conn_check_alive(c, vc);
         return FALSE;
     }
     switch (job->kind) {
@@ -452,10 +492,7 @@ conn_worker_step(DomConn *c, virConnectPtr vc)
         stop = TRUE;
         break;
     case CONN_JOB_LOST:
-        if (virConnectIsAlive(vc) != 1) {
-            g_warning("%s: connection to libvirt lost; reconnecting", c->uri ? c->uri : "");
-            conn_set_virt(c, NULL, "connection lost");
-        }
+        conn_check_alive(c, vc);
         break;
     case CONN_JOB_REFRESH:
         conn_refresh(c, vc, job);
@@ -481,21 +518,6 @@ conn_worker_main(gpointer data)
     return NULL;
 }
 
-/* Wait at most DOMFS_STOP_WAIT_US for FLAG; FALSE when it never came (a thread stuck in
- * a libvirt call to a host that stopped answering). */
-static gboolean
-conn_wait_flag(volatile gint *flag)
-{
-    gint64 end = g_get_monotonic_time() + DOMFS_STOP_WAIT_US;
-
-    while (!g_atomic_int_get(flag)) {
-        if (g_get_monotonic_time() >= end)
-            return FALSE;
-        g_usleep(10 * G_TIME_SPAN_MILLISECOND);
-    }
-    return TRUE;
-}
-
 /* ---- lifecycle ---- */
 
 DomConn *
@@ -513,8 +535,12 @@ conn_new(const ConnConfig *cfg)
     c->calls = g_ptr_array_new();
     c->status = CONN_RECONNECTING;
     c->since = g_get_real_time();
+    /* what .domfs/connection says of a host whose first attempt has not ended yet (with
+     * several hosts the mount may come up before it does) */
+    c->last_error = g_strdup("no answer yet: the first connection attempt is under way");
     c->jobs = g_async_queue_new_full((GDestroyNotify)conn_job_free);
     c->wanted = g_async_queue_new_full(g_free);
+    c->probe_stop = g_async_queue_new_full(g_free);
     c->cache = dom_cache_new(cfg->listener, cfg->listener_opaque);
     return c;
 }
@@ -525,6 +551,7 @@ conn_start(DomConn *c)
     gint64 every = (gint64)MAX(c->keepalive_interval, 2) * G_USEC_PER_SEC / 2;
 
     c->worker = g_thread_new("conn-worker", conn_worker_main, c);
+    c->prober = g_thread_new("conn-prober", conn_prober_main, c);
     c->watchdog = timer_add_periodic(every, conn_watchdog, c, NULL);
 }
 
@@ -538,15 +565,18 @@ conn_close(DomConn *c)
     /* from here on, event callbacks still running or queued reach nothing */
     conn_registry_remove(c);
     g_atomic_int_set(&c->stopping, 1);
-    timer_cancel(c->watchdog);
+    timer_cancel_wait(c->watchdog);
     if (c->worker) {
         conn_push_job(c, CONN_JOB_STOP, NULL, NULL, NULL, NULL);
-        if (!conn_wait_flag(&c->worker_done) || !conn_load_wait(c)) {
+        g_async_queue_push(c->probe_stop, g_strdup("stop"));
+        if (!stop_wait(&c->worker_done, 1) || !stop_wait(&c->prober_done, 1) ||
+            !conn_load_wait(c)) {
             g_warning("%s: a libvirt call does not return: leaving the connection as it is",
                       c->uri ? c->uri : "libvirt");
             return FALSE;
         }
         g_thread_join(c->worker);
+        g_thread_join(c->prober);
     }
     conn_load_join(c);
     g_mutex_lock(&c->lock);
@@ -559,6 +589,7 @@ conn_close(DomConn *c)
     dom_cache_free(c->cache);
     g_async_queue_unref(c->jobs);
     g_async_queue_unref(c->wanted);
+    g_async_queue_unref(c->probe_stop);
     g_array_unref(c->callback_ids);
     g_ptr_array_unref(c->calls);
     g_free(c->uri_requested);

@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "dom_fetch.h"
 #include "domfs_limits.h"
+#include "stop_wait.h"
 
 /* The edit that completes a snapshot with its XML, unless something newer (an event's
  * refresh, which fetches everything) already did. */
@@ -106,14 +107,7 @@ conn_load_main(gpointer data)
 gboolean
 conn_load_wait(DomConn *c)
 {
-    gint64 end = g_get_monotonic_time() + DOMFS_STOP_WAIT_US;
-
-    while (g_atomic_int_get(&c->load_active) > 0) {
-        if (g_get_monotonic_time() >= end)
-            return FALSE;
-        g_usleep(10 * G_TIME_SPAN_MILLISECOND);
-    }
-    return TRUE;
+    return stop_wait(&c->load_active, 0);
 }
 
 void

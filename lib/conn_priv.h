@@ -37,7 +37,7 @@ struct DomConn {
     char *hostname;
     char *libvirt_version;
     char *driver;
-    GArray *callback_ids;    /* of int */
+    GArray *callback_ids;    /* of int; only the connecting thread (and conn_close) */
     ConnStatus status;
     gint64 since;            /* real time (µs) the status began */
     char *last_error;        /* why the last (re)connect attempt failed */
@@ -46,6 +46,9 @@ struct DomConn {
     GAsyncQueue *jobs;       /* ConnJob *, taken by the worker */
     GThread *worker;
     gint worker_done;        /* the worker returned (atomic) */
+    GThread *prober;         /* one round trip per keepalive interval (conn.c) */
+    GAsyncQueue *probe_stop; /* anything pushed here stops the prober */
+    gint prober_done;        /* the prober returned (atomic) */
     guint watchdog;          /* timer id */
 
     /* the background XML load after a bulk load (conn_load.c) */

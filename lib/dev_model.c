@@ -31,8 +31,6 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#define NAME_MAX_BYTES 255
-
 enum {
     DISK_DEVICE, DISK_BUS, DISK_MODEL, DISK_SOURCE, DISK_TYPE, DISK_FORMAT, DISK_CACHE,
     DISK_DISCARD, DISK_SERIAL, DISK_WWN, DISK_READONLY, DISK_SHAREABLE, DISK_BOOT_ORDER,
@@ -474,23 +472,6 @@ typedef struct {
 
 /* BASE + "~N", cut (never inside a %XX) so the whole stays within NAME_MAX */
 static char *
-with_suffix(const char *base, unsigned n)
-{
-    char suffix[16];
-    size_t keep = strlen(base);
-
-    g_snprintf(suffix, sizeof(suffix), "~%u", n);
-    if (keep + strlen(suffix) > NAME_MAX_BYTES) {
-        keep = NAME_MAX_BYTES - strlen(suffix);
-        if (keep >= 1 && base[keep - 1] == '%')
-            keep -= 1;
-        else if (keep >= 2 && base[keep - 2] == '%')
-            keep -= 2;
-    }
-    return g_strdup_printf("%.*s%s", (int)keep, base, suffix);
-}
-
-static char *
 unique_name(NameSet *names, const char *raw)
 {
     g_autofree char *base = name_escape(raw);
@@ -503,7 +484,7 @@ unique_name(NameSet *names, const char *raw)
             n = 2;
         for (;; n++) {
             g_free(name);
-            name = with_suffix(base, n);
+            name = name_with_suffix(base, n);
             if (!g_hash_table_contains(names->used, name))
                 break;
         }

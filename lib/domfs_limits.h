@@ -43,6 +43,10 @@
 /* Start-up with several hosts: once one host is up, wait at most this long for the others'
  * first attempt before mounting (they go on connecting in the background). */
 #define DOMFS_START_WAIT_US (10 * G_USEC_PER_SEC)
+/* Once a host is up, the others' first attempts are waited for as long again as the
+ * start-up took so far, at least this long after the last attempt that ended (a host on a
+ * LAN answers within milliseconds), at most DOMFS_START_WAIT_US. */
+#define DOMFS_START_GRACE_MIN_US (250 * G_TIME_SPAN_MILLISECOND)
 
 /* At shutdown, how long a host's threads get to stop; a thread stuck in a libvirt call to
  * a host that stopped answering is then left behind (the process is exiting). */

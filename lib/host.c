@@ -17,10 +17,12 @@ struct Host {
     char *name;                 /* directory name; set by host_set_name */
     char *cfg_name;             /* -c NAME, or NULL */
     char *uri;
-    char *note;                 /* an extra line of .domfs/connection, or NULL */
+    char *note;                 /* an extra line of .domfs/connection, or NULL (atomic:
+                                 * set once by host_start, read by readers meanwhile) */
     ConsPolicy policy;
     guint64 console_max;
-    gboolean logs_unreadable;   /* remote without a log root: console.log is empty */
+    gint logs_unreadable;       /* remote without a log root: console.log is empty
+                                 * (atomic, like note) */
     DomConn *conn;
     ConsRegistry *consoles;
     EvStream *events;
@@ -99,10 +101,11 @@ void
 host_start(Host *h)
 {
     /* a remote host's log paths mean nothing here without a log root */
-    h->logs_unreadable = !h->policy.log_root && conn_is_remote(h->conn);
-    if (h->logs_unreadable)
-        h->note = g_strdup("console unavailable: remote connection without a log root "
-                           "(--log-root NAME=DIR)");
+    if (!h->policy.log_root && conn_is_remote(h->conn)) {
+        g_atomic_pointer_set(&h->note, g_strdup("console unavailable: remote connection "
+                                                "without a log root (--log-root NAME=DIR)"));
+        g_atomic_int_set(&h->logs_unreadable, 1);
+    }
     conn_start(h->conn);
     stats_start(h->stats);
     agent_start(h->agent);
@@ -228,7 +231,7 @@ host_console(Host *h, const DomInfo *d, ConsLog **out)
     g_autofree char *key = NULL;
 
     *out = NULL;
-    if (!d->console_log || !*d->console_log || h->logs_unreadable)
+    if (!d->console_log || !*d->console_log || g_atomic_int_get(&h->logs_unreadable))
         return 0;
     if (cons_resolve(&h->policy, d->console_log, &local, &why) < 0) {
         key = g_strdup_printf("console %u %s %s", h->index, d->uuid, why);
@@ -244,8 +247,10 @@ host_console(Host *h, const DomInfo *d, ConsLog **out)
 void
 host_describe(Host *h, GString *out)
 {
+    const char *note = g_atomic_pointer_get(&h->note);
+
     g_string_append_printf(out, "name %s\n", h->name ? h->name : "");
     conn_describe(h->conn, out);
-    if (h->note)
-        g_string_append_printf(out, "%s\n", h->note);
+    if (note)
+        g_string_append_printf(out, "%s\n", note);
 }

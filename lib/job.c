@@ -14,6 +14,7 @@
 
 #include "domfs_limits.h"
 #include "quota.h"
+#include "stop_wait.h"
 #include "timer.h"
 
 typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED, JOB_SKIPPED } JobState;
@@ -252,7 +253,6 @@ job_submit(JobRunner *r, const JobOps *ops, void *data, uid_t uid, gint64 timeou
 gboolean
 job_runner_free(JobRunner *r)
 {
-    gint64 end = g_get_monotonic_time() + DOMFS_STOP_WAIT_US;
     Job *j;
 
     if (!r)
@@ -274,12 +274,9 @@ job_runner_free(JobRunner *r)
     }
     for (guint i = 0; i < r->threads->len; i++)
         g_async_queue_push(r->queue, GINT_TO_POINTER(1));
-    while (g_atomic_int_get(&r->running) > 0) {
-        if (g_get_monotonic_time() >= end) {
-            g_warning("%s: an action thread is stuck in a libvirt call: left behind", r->name);
-            return FALSE;
-        }
-        g_usleep(10 * G_TIME_SPAN_MILLISECOND);
+    if (!stop_wait(&r->running, 0)) {
+        g_warning("%s: an action thread is stuck in a libvirt call: left behind", r->name);
+        return FALSE;
     }
     for (guint i = 0; i < r->threads->len; i++)
         g_thread_join(g_ptr_array_index(r->threads, i));

@@ -11,6 +11,7 @@
 
 #include "cleanup.h"
 #include "domfs_limits.h"
+#include "stop_wait.h"
 #include "verr.h"
 
 /* Devices or vCPUs read from one record at most (libvirt's own limits are far lower). */
@@ -317,8 +318,6 @@ stats_get(Stats *st)
 gboolean
 stats_free(Stats *st)
 {
-    gint64 end = g_get_monotonic_time() + DOMFS_STOP_WAIT_US;
-
     if (!st)
         return TRUE;
     if (st->thread) {
@@ -326,12 +325,9 @@ stats_free(Stats *st)
         st->stop = TRUE;
         g_cond_signal(&st->wake);
         g_mutex_unlock(&st->lock);
-        while (!g_atomic_int_get(&st->done)) {
-            if (g_get_monotonic_time() >= end) {
-                g_warning("statistics thread stuck in a libvirt call: left behind");
-                return FALSE;
-            }
-            g_usleep(10 * G_TIME_SPAN_MILLISECOND);
+        if (!stop_wait(&st->done, 1)) {
+            g_warning("statistics thread stuck in a libvirt call: left behind");
+            return FALSE;
         }
         g_thread_join(st->thread);
     }

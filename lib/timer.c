@@ -98,3 +98,48 @@ timer_cancel(guint id)
         g_source_unref(src);
     }
 }
+
+/* ---- waiting out a callback ---- */
+
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    gboolean ran;
+} TimerBarrier;
+
+static gboolean
+timer_barrier_fire(gpointer data)
+{
+    TimerBarrier *b = data;
+
+    g_mutex_lock(&b->lock);
+    b->ran = TRUE;
+    g_cond_signal(&b->cond);
+    g_mutex_unlock(&b->lock);
+    return G_SOURCE_REMOVE;
+}
+
+void
+timer_cancel_wait(guint id)
+{
+    TimerBarrier b = { .ran = FALSE };
+    GSource *src;
+    guint bid;
+
+    timer_cancel(id);
+    if (g_thread_self() == g_atomic_pointer_get(&timer_thread))
+        return;   /* on the timer thread: no callback of it runs now */
+    g_mutex_init(&b.lock);
+    g_cond_init(&b.cond);
+    /* the timer thread runs one callback at a time: once this one ran, the cancelled
+     * callback is not running any more (and, destroyed, never runs again) */
+    src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_HIGH);
+    bid = timer_attach(src, timer_barrier_fire, &b, NULL);
+    g_mutex_lock(&b.lock);
+    while (bid && !b.ran)
+        g_cond_wait(&b.cond, &b.lock);
+    g_mutex_unlock(&b.lock);
+    g_mutex_clear(&b.lock);
+    g_cond_clear(&b.cond);
+}

@@ -17,6 +17,9 @@ void timer_stop(void);
 guint timer_add(gint64 delay_us, GSourceFunc fn, gpointer data, GDestroyNotify destroy);
 /* Cancel a timer that has not fired (a fired or unknown id is ignored). */
 void timer_cancel(guint id);
+/* timer_cancel, then wait until its callback is not running (a periodic callback may be
+ * running right now on the timer thread): afterwards what it uses may be freed. */
+void timer_cancel_wait(guint id);
 /* Call FN(DATA) every INTERVAL_US on the timer thread until it returns FALSE. */
 guint timer_add_periodic(gint64 interval_us, GSourceFunc fn, gpointer data,
                          GDestroyNotify destroy);

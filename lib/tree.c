@@ -6,8 +6,12 @@
  * find out which files an event changed.
  *
  * Start-up opens every host in parallel (a thread each); with several hosts the tree comes
- * up once every first attempt ended, or DOMFS_START_WAIT_US after the first success,
- * whichever is first: a dead host costs at most that, never a sum of timeouts. */
+ * up once every first attempt ended or, after a first success, once no attempt has ended
+ * for as long again as the start-up took so far (DOMFS_START_GRACE_MIN_US at least; never
+ * later than DOMFS_START_WAIT_US after the first success): a host that refuses costs
+ * nothing, one that never answers (stopped, packets dropped, an address nobody has) at
+ * most as long again as the live ones took, never a sum of timeouts. A host that comes
+ * later fills its directory in then. */
 #define G_LOG_DOMAIN "domfs-tree"
 
 #include "tree_priv.h"
@@ -162,11 +166,13 @@ tree_host_new(Tree *t, guint i)
 
 /* ---- start-up ---- */
 
+
 typedef struct TreeStartup {
     GMutex lock;              /* guards the counters and each attempt's result */
     GCond cond;
     guint finished;
     gint64 first_up;          /* monotonic time of the first success, 0 before */
+    gint64 last_end;          /* monotonic time the last attempt ended, 0 before */
 } TreeStartup;
 
 typedef struct TreeAttempt {
@@ -192,8 +198,9 @@ tree_attempt_main(gpointer data)
     a->msg = g_steal_pointer(&msg);
     a->finished = TRUE;
     a->su->finished++;
+    a->su->last_end = g_get_monotonic_time();
     if (ret == 0 && !a->su->first_up)
-        a->su->first_up = g_get_monotonic_time();
+        a->su->first_up = a->su->last_end;
     late = a->waited;
     g_cond_broadcast(&a->su->cond);
     g_mutex_unlock(&a->su->lock);
@@ -203,7 +210,17 @@ tree_attempt_main(gpointer data)
     return NULL;
 }
 
-/* Wait until every attempt ended, or DOMFS_START_WAIT_US after the first success, or
+/* With SU's lock held: when to stop waiting for the attempts still running, given that
+ * one succeeded (see the top of this file). */
+static gint64
+tree_startup_deadline(const TreeStartup *su, gint64 start)
+{
+    gint64 grace = MAX(su->last_end - start, DOMFS_START_GRACE_MIN_US);
+
+    return MIN(su->first_up + DOMFS_START_WAIT_US, su->last_end + grace);
+}
+
+/* Wait until every attempt ended, or (one succeeded) until tree_startup_deadline, or
  * (none succeeded) TIMEOUT_US in all: a host that never answers costs a bounded wait. */
 static void
 tree_startup_wait(TreeStartup *su, guint n, gint64 timeout_us)
@@ -212,7 +229,7 @@ tree_startup_wait(TreeStartup *su, guint n, gint64 timeout_us)
 
     g_mutex_lock(&su->lock);
     while (su->finished < n) {
-        gint64 end = su->first_up ? su->first_up + DOMFS_START_WAIT_US : start + timeout_us;
+        gint64 end = su->first_up ? tree_startup_deadline(su, start) : start + timeout_us;
 
         if (!g_cond_wait_until(&su->cond, &su->lock, end))
             break;

@@ -74,7 +74,7 @@ typedef struct {
     Host *h;
     char uuid[VIR_UUID_STRING_BUFLEN];
     uid_t uid;
-    guint timer;
+    gint timer;               /* timer id (atomic: read by whichever thread answers) */
     Completion *self;         /* borrowed: for the timer to unregister it */
 } TreeReady;
 
@@ -83,7 +83,7 @@ tree_ready_done(void *data, int result)
 {
     TreeReady *r = data;
 
-    timer_cancel(r->timer);
+    timer_cancel((guint)g_atomic_int_get(&r->timer));
     completion_complete(r->outer, result);
 }
 
@@ -103,7 +103,7 @@ tree_ready_timeout(gpointer data)
     Completion *inner = data;
     TreeReady *r = completion_data(inner);
 
-    r->timer = 0;
+    g_atomic_int_set(&r->timer, 0);
     dom_cache_unwait(host_cache(r->h), r->uuid, inner);
     completion_complete(inner, -ETIMEDOUT);
     return G_SOURCE_REMOVE;
@@ -128,11 +128,12 @@ tree_when_ready(Tree *t, const TreeNode *n, uid_t uid, Completion *comp)
     memcpy(r->uuid, d->uuid, sizeof(r->uuid));
     inner = completion_new(tree_ready_done, r, tree_ready_free);
     /* the deadline first: once registered, INNER may complete at any time */
-    r->timer = timer_add((gint64)MAX(t->cfg.timeout_s, 1) * G_USEC_PER_SEC,
-                         tree_ready_timeout, completion_ref(inner),
-                         (GDestroyNotify)completion_unref);
+    g_atomic_int_set(&r->timer,
+                     (gint)timer_add((gint64)MAX(t->cfg.timeout_s, 1) * G_USEC_PER_SEC,
+                                     tree_ready_timeout, completion_ref(inner),
+                                     (GDestroyNotify)completion_unref));
     if (!dom_cache_wait_loaded(host_cache(h), d->uuid, inner)) {
-        timer_cancel(r->timer);
+        timer_cancel((guint)g_atomic_int_get(&r->timer));
         return 0;   /* loaded meanwhile (INNER goes, releasing the quota) */
     }
     conn_want(host_conn(h), d->uuid);
