@@ -2,8 +2,9 @@
 #   domfs_mount MNT [domfs args...]   (foreground daemon in the background, waits until
 #                                      the mount answers, at most DOMFS_MOUNT_TIMEOUT s or
 #                                      until the daemon exits; DOMFS_PID is the process
-#                                      serving the mount, DOMFS_SUPER_PID the one started:
-#                                      with -f, its supervisor, the same one with -d)
+#                                      serving the mount (its memory, threads, descriptors),
+#                                      DOMFS_SUPER_PID the one started, its supervisor: the
+#                                      shell's child, so `wait` it for the exit status)
 #   domfs_umount MNT
 #   domfs_logs                        prints the tail of every daemon's log ($MNT.log);
 #                                     done at exit when the test failed
