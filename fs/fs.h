@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "fs_istore.h"
 #include "tree.h"
 
 /* Owner and modes of every file (-o uid=, gid=, umask=, ro). */
@@ -24,6 +25,9 @@ typedef struct {
     Tree *tree;                /* set once the tree is up (read with fs_tree()) */
     struct fuse_session *se;   /* set once the session exists */
     time_t mount_time;
+    Istore *store;             /* inodes and handles for the next process (NULL: none) */
+    const char *takeover;      /* "crash" or "upgrade": how this process took over the
+                                * mount, NULL when it mounted it */
 } FsState;
 
 extern FsState fs_state;
@@ -57,7 +61,19 @@ void fs_recheck(fuse_ino_t ino, const TreeNode *tn, DomInfo *used);
 /* Who sends REQ; GROUPS (FS_CALLER_GROUPS long) receives the supplementary groups. */
 void fs_caller(fuse_req_t req, TreeCaller *who, gid_t *groups);
 
-/* ---- fs_file.c: open files ---- */
+/* ---- fs_file.c: open files and directories ---- */
+/* Open files and directories are numbered (never reused) and kept in the store with what
+ * reopening them takes (node, flags, uid, the tree's state of the file), so that the next
+ * process serves the handles the kernel holds. Handle 0 of the store is main.c's record of
+ * the serving process, never a file. */
+#define FS_FH_PROCESS 0
+/* Reopen every handle the store holds (start-up of a process that took over). */
+void fs_files_restore(Istore *st);
+/* A directory listing opened (returns its handle), read (a reference; NULL: no such
+ * handle), released. */
+uint64_t fs_dir_publish(fuse_ino_t ino, GPtrArray *list);
+GPtrArray *fs_dir_get(uint64_t fh);
+void fs_dir_release(uint64_t fh);
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -81,6 +97,8 @@ void notify_after(int host, void (*fn)(void *data), void *data);
 /* Invalidate INO's attributes and pages soon, from HOST's notifier thread (never from a
  * request handler). */
 void notify_inval_later(int host, fuse_ino_t ino);
+/* After a takeover, once serving: refresh whatever the kernel holds (see fs_notify.c). */
+void notify_takeover_sweep(void);
 /* Poll wake-ups of .domfs/events readers (fs_file.c). */
 void fs_events_notify(void *opaque);
 

@@ -256,9 +256,9 @@ fs_opendir_run(fuse_req_t req, void *args, FsPending *p)
     } else if (ret < 0) {
         fs_reply_err(req, p, -ret);
     } else {
-        a->fi.fh = (uint64_t)(uintptr_t)list;
+        a->fi.fh = fs_dir_publish(a->ino, list);
         if (fuse_reply_open(req, &a->fi) != 0)
-            g_ptr_array_unref(list);
+            fs_dir_release(a->fi.fh);
         fs_replied(p);
     }
     ino_ref_clear(&r);
@@ -275,7 +275,7 @@ fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void
 fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    g_ptr_array_unref((GPtrArray *)(uintptr_t)fi->fh);
+    fs_dir_release(fi->fh);
     fuse_reply_err(req, 0);
 }
 
@@ -322,11 +322,16 @@ static void
 fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
               struct fuse_file_info *fi, bool plus)
 {
-    GPtrArray *entries = (GPtrArray *)(uintptr_t)fi->fh;
+    g_autoptr(GPtrArray) entries = fs_dir_get(fi->fh);
     size_t cap = MIN(size, (size_t)FS_READDIR_MAX);
-    g_autofree char *buf = g_malloc(cap);
+    g_autofree char *buf = NULL;
     size_t used = 0;
 
+    if (!entries) {
+        fuse_reply_err(req, EBADF);
+        return;
+    }
+    buf = g_malloc(cap);
     for (off_t o = off; (guint)o < entries->len + 2; o++) {
         bool skip;
         size_t n = fs_dirent(req, ino, entries, o, buf + used, cap - used, plus, &skip);

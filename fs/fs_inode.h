@@ -2,13 +2,19 @@
  *
  * A node is found by its parent and a key: its name, or for a guest directory its name and
  * the guest's uuid (fs_inode_key), so a guest re-created under the same name gets a new
- * inode, never the old one's. */
+ * inode, never the old one's. The table is mirrored into the inode store (fs_istore.h),
+ * from which the next serving process rebuilds it after a crash or an upgrade. */
 #pragma once
 
 #include <fuse_lowlevel.h>
 #include <glib.h>
 
+#include "fs_istore.h"
 #include "tree.h"
+
+/* Longest a restored node or handle waits at start-up for its guest's XML (the tree's
+ * own -o timeout normally ends the wait first). */
+#define FS_RESTORE_WAIT_MAX_S 120
 
 typedef struct FsNode FsNode;
 
@@ -16,10 +22,14 @@ typedef struct {
     fuse_ino_t ino;
     fuse_ino_t parent;
     char *name;
+    bool dead;         /* restored after a takeover, its guest gone: TN answers ENOENT */
     TreeNode tn;
 } FsNodeRef;   /* a copy taken under the table lock */
 
-void ino_table_init(Tree *tree);
+/* The table with the root only, then (ST not NULL) every node ST holds, resolved again in
+ * TREE: the next process after a crash or an upgrade. ST (may be NULL) then gets every
+ * change. Blocks while a restored node's guest XML loads (start-up only). */
+void ino_table_init(Tree *tree, Istore *st);
 void ino_table_free(void);
 /* Copy of node INO (its TreeNode deep-copied). -ENOENT when unknown. */
 int ino_get(fuse_ino_t ino, FsNodeRef *out);
@@ -38,3 +48,5 @@ fuse_ino_t ino_child(fuse_ino_t parent, const char *key);
 /* Every known node in the subtree below INO (not INO itself), as copies. */
 GArray *ino_subtree(fuse_ino_t ino);
 guint ino_count(void);
+/* Start-up only (blocks): wait until TN's guest is loaded (0), or -ETIMEDOUT, -EAGAIN... */
+int ino_wait_ready(Tree *tree, const TreeNode *tn);

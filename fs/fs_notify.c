@@ -238,6 +238,74 @@ notify_process(Tree *t, TreeChange *ch)
         tree_publish(t, ch);
 }
 
+/* ---- after a takeover ---- */
+
+static bool
+notify_is_dir(TreeKind kind)
+{
+    return kind == TN_TOP || kind == TN_CONNROOT || kind == TN_DOMFS || kind == TN_GUEST ||
+           kind == TN_DEVICES || kind == TN_DEVKIND || kind == TN_DEV || kind == TN_AGENT;
+}
+
+/* Names of directory INO the kernel may hold as negative entries: listed now, but no
+ * node of ours (a node the kernel holds is known here). */
+static void
+notify_sweep_dir(Tree *t, fuse_ino_t ino, const TreeNode *tn)
+{
+    g_autoptr(GPtrArray) list = NULL;
+
+    notify_inval_inode(ino);
+    if (tree_list(t, tn, &list) < 0)
+        return;
+    for (guint i = 0; i < list->len; i++) {
+        const char *name = ((TreeDirent *)g_ptr_array_index(list, i))->name;
+        TreeNode c = { 0 };
+        TreeAttr attr;
+        g_autofree char *key = NULL;
+
+        if (tree_child(t, tn, name, &c, &attr) == 0)
+            key = fs_inode_key(name, &c);
+        if (!key || !ino_child(ino, key))
+            notify_inval_entry(ino, name);
+        tree_node_clear(&c);
+    }
+}
+
+/* What the kernel holds may be older than this process's tree: the gap between two
+ * processes, and the invalidations a crashed one never made. Every node it knows is
+ * invalidated, dead ones (their guest gone) dropped by name, and names that appeared
+ * meanwhile let through. On host 0's notifier thread, once serving. */
+static void
+notify_sweep(void *data)
+{
+    Tree *t = fs_tree();
+    g_autoptr(GArray) nodes = ino_subtree(FUSE_ROOT_ID);
+    TreeNode root = { 0 };
+
+    if (!t)
+        return;
+    tree_root(t, &root);
+    notify_sweep_dir(t, FUSE_ROOT_ID, &root);
+    tree_node_clear(&root);
+    for (guint i = 0; i < nodes->len; i++) {
+        FsNodeRef *r = &g_array_index(nodes, FsNodeRef, i);
+
+        if (r->dead)
+            notify_inval_entry(r->parent, r->name);
+        else if (notify_is_dir(r->tn.kind))
+            notify_sweep_dir(t, r->ino, &r->tn);
+        else
+            notify_inval_inode(r->ino);
+    }
+    g_message("takeover: %u inode(s) the kernel holds refreshed", nodes->len);
+}
+
+void
+notify_takeover_sweep(void)
+{
+    notify_after(0, notify_sweep, NULL);
+}
+
 /* ---- the threads ---- */
 
 static gpointer

@@ -34,7 +34,7 @@
 
 enum {
     KEY_CONNECT, KEY_CONNECT_LONG, KEY_LOG_ROOT, KEY_LOG_ROOT_EQ, KEY_RO, KEY_ALLOW_OTHER,
-    KEY_NONEMPTY, KEY_HELP, KEY_VERSION, KEY_KEEPALIVE,
+    KEY_NONEMPTY, KEY_HELP, KEY_VERSION, KEY_KEEPALIVE, KEY_AUTO_UNMOUNT, KEY_CLONE_FD,
 };
 
 /* What fuse_opt_parse fills (strings are malloc'd by it). */
@@ -55,9 +55,12 @@ typedef struct {
     GPtrArray *conns;        /* "[NAME=]URI" */
     GPtrArray *log_roots;    /* "NAME=DIR" */
     GPtrArray *positional;
+    GPtrArray *positional_at; /* each positional's own argv string (fuse_opt passes it) */
     bool ro;
     bool allow_other;
     bool nonempty;
+    bool auto_unmount;       /* FUSE options a supervised mount cannot have */
+    bool clone_fd;
     bool help;
     bool version;
     bool expect_count;       /* the last option was keepalive=INTERVAL */
@@ -85,6 +88,8 @@ static const struct fuse_opt opts_table[] = {
     FUSE_OPT_KEY("ro", KEY_RO),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
+    FUSE_OPT_KEY("auto_unmount", KEY_AUTO_UNMOUNT),
+    FUSE_OPT_KEY("clone_fd", KEY_CLONE_FD),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -143,6 +148,12 @@ opts_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
     case KEY_NONEMPTY:
         r->nonempty = true;
         return 0;
+    case KEY_AUTO_UNMOUNT:
+        r->auto_unmount = true;
+        return 1;
+    case KEY_CLONE_FD:
+        r->clone_fd = true;
+        return 1;
     case KEY_HELP:
         r->help = true;
         return 0;
@@ -151,6 +162,7 @@ opts_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
         return 0;
     case FUSE_OPT_KEY_NONOPT:
         g_ptr_array_add(r->positional, g_strdup(arg));
+        g_ptr_array_add(r->positional_at, (gpointer)arg);
         return 0;
     case FUSE_OPT_KEY_OPT:
         if (was_keepalive && opts_all_digits(arg)) {
@@ -179,6 +191,7 @@ opts_raw_clear(OptsRaw *r)
     g_clear_pointer(&r->conns, g_ptr_array_unref);
     g_clear_pointer(&r->log_roots, g_ptr_array_unref);
     g_clear_pointer(&r->positional, g_ptr_array_unref);
+    g_clear_pointer(&r->positional_at, g_ptr_array_unref);
 }
 
 /* ---- values ---- */
@@ -355,7 +368,7 @@ fs_opts_usage(FILE *out, const char *prog)
 {
     fprintf(out,
 "usage: %s [-c [NAME=]URI]... [--log-root NAME=DIR]... [-o OPTION[,OPTION]...] [-f] [-d] MOUNTPOINT\n"
-"       %s URI MOUNTPOINT [-o OPTION[,OPTION]...]   (as mount -t fuse.domfs runs it)\n"
+"       %s URI MOUNTPOINT [-o OPTION[,OPTION]...]   (the form of mount(8) and fstab(5))\n"
 "       %s --help | --version\n"
 "\n"
 "Mount the guests of libvirt connections as directories of small text files.\n"
@@ -363,8 +376,9 @@ fs_opts_usage(FILE *out, const char *prog)
 "  -c [NAME=]URI         libvirt connection (repeatable); default: libvirt's default URI,\n"
 "                        as virsh resolves it. test:///default needs no daemon.\n"
 "  --log-root NAME=DIR   connection NAME's log directory is DIR on this machine\n"
-"  -f                    stay in the foreground\n"
-"  -d                    debug: foreground, FUSE requests logged\n"
+"  -f                    stay in the foreground: this process supervises the one that\n"
+"                        serves (a crash is taken over; kill -HUP upgrades in place)\n"
+"  -d                    debug: one unsupervised foreground process, FUSE requests logged\n"
 "  -o console_max=BYTES  bound of console.log (default 131072)\n"
 "  -o migrate_uri=TEMPLATE  destination URI, %%h = host (default qemu+ssh://%%h/system)\n"
 "  -o log_dirs=DIR[:DIR] where console logs may be read from (default /var/log/libvirt)\n"
@@ -380,7 +394,7 @@ fs_opts_usage(FILE *out, const char *prog)
 "  -o keepalive=INTERVAL,COUNT  libvirt keepalive (default 5,3): stalled after INTERVAL\n"
 "  -o stats_interval=SECONDS  statistics fetch period (default 5; 0: off)\n"
 "  -o agent_interval=SECONDS  guest-agent data refresh period (default 30; 0: off)\n"
-"  other -o options are passed to FUSE (see fuse(8))\n",
+"  other -o options are passed to FUSE (see fuse(8)); fsname= defaults to the URI\n",
             prog, prog, prog);
 }
 
@@ -432,6 +446,61 @@ opts_values(OptsRaw *r, FsOptions *o)
     return 0;
 }
 
+/* Where MOUNTPOINT (the positional AT, fuse_opt's pointer into ARGV) is in ARGV: the
+ * supervisor gives its children the same command line with an absolute mount point. */
+static int
+opts_argv_index(int argc, char **argv, const char *at)
+{
+    for (int i = argc - 1; i > 0; i--) {
+        if (argv[i] == at)
+            return i;
+    }
+    for (int i = argc - 1; i > 0; i--) {
+        if (strcmp(argv[i], at) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* fsname=: the URI with one connection (the source mount(8) and /proc/mounts show), else
+ * "domfs"; before the user's options, so that an explicit -o fsname= still wins. */
+static void
+opts_fsname(FsOptions *o)
+{
+    const TreeConfig *t = &o->tree;
+    const char *name = t->n_hosts == 1 && t->hosts[0].uri ? t->hosts[0].uri : "domfs";
+    g_autofree char *fs = g_strdup_printf("fsname=%s", name);
+    char *opts = NULL;
+
+    /* the kernel checks modes: only what the uid/gid/umask options grant is allowed */
+    if (fuse_opt_add_opt(&opts, "default_permissions,subtype=domfs") < 0 ||
+        fuse_opt_add_opt_escaped(&opts, fs) < 0 || fuse_opt_insert_arg(&o->fuse, 1, "-o") < 0 ||
+        fuse_opt_insert_arg(&o->fuse, 2, opts) < 0)
+        g_warning("out of memory for the mount options");
+    free(opts);
+}
+
+static int
+opts_positionals(OptsRaw *r, int argc, char **argv, FsOptions *o, const char **source)
+{
+    guint n = r->positional->len;
+
+    if (n == 0) {
+        opts_fail("no mount point given (MOUNTPOINT: the directory to mount on)");
+        fs_opts_usage(stderr, argv[0]);
+        return -1;
+    }
+    if (n > 2) {
+        opts_fail("too many arguments: '%s' (a URI and a mount point at most; -c for more "
+                  "connections)", (const char *)g_ptr_array_index(r->positional, 2));
+        return -1;
+    }
+    *source = n == 2 ? g_ptr_array_index(r->positional, 0) : NULL;
+    o->mountpoint = g_strdup(g_ptr_array_index(r->positional, n - 1));
+    o->mountpoint_arg = opts_argv_index(argc, argv, g_ptr_array_index(r->positional_at, n - 1));
+    return 0;
+}
+
 int
 fs_opts_parse(int argc, char **argv, FsOptions *o)
 {
@@ -444,6 +513,7 @@ fs_opts_parse(int argc, char **argv, FsOptions *o)
     r.conns = g_ptr_array_new_with_free_func(g_free);
     r.log_roots = g_ptr_array_new_with_free_func(g_free);
     r.positional = g_ptr_array_new_with_free_func(g_free);
+    r.positional_at = g_ptr_array_new();
     o->fuse = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
     if (fuse_opt_parse(&o->fuse, &r, opts_table, opts_proc) < 0)
         goto out;
@@ -452,23 +522,23 @@ fs_opts_parse(int argc, char **argv, FsOptions *o)
         ret = 1;
         goto out;
     }
-    if (fuse_parse_cmdline(&o->fuse, &cl) != 0)
+    if (fuse_parse_cmdline(&o->fuse, &cl) != 0 ||
+        opts_positionals(&r, argc, argv, o, &source) < 0)
         goto out;
-    if (r.positional->len == 0 || r.positional->len > 2) {
-        fs_opts_usage(stderr, argv[0]);
-        goto out;
-    }
-    if (r.positional->len == 2)
-        source = g_ptr_array_index(r.positional, 0);
-    o->mountpoint = g_strdup(g_ptr_array_index(r.positional, r.positional->len - 1));
     o->foreground = cl.foreground;
     o->debug = cl.debug;
     o->singlethread = cl.singlethread;
+    /* the supervisor keeps the connection when the serving process dies: auto_unmount's
+     * helper would unmount then, and a cloned descriptor's requests would fail */
+    if ((r.auto_unmount || r.clone_fd) && !o->debug) {
+        opts_fail("-o %s cannot be used: the mount outlives the serving process (only "
+                  "with -d, a process of its own)", r.auto_unmount ? "auto_unmount" : "clone_fd");
+        goto out;
+    }
     if (opts_values(&r, o) < 0 || opts_hosts(&r, source, &o->tree) < 0 ||
         opts_log_roots(&r, &o->tree) < 0)
         goto out;
-    /* the kernel checks modes: only what the uid/gid/umask options grant is allowed */
-    fuse_opt_add_arg(&o->fuse, "-odefault_permissions,fsname=domfs,subtype=domfs");
+    opts_fsname(o);
     ret = 0;
  out:
     free(cl.mountpoint);

@@ -12,6 +12,7 @@ typedef struct {
     TreeConfig tree;           /* hosts, directories, timeouts */
     FsModes modes;
     char *mountpoint;
+    int mountpoint_arg;        /* its index in argv (-1: not found) */
     bool foreground;
     bool debug;
     bool singlethread;

@@ -1,8 +1,13 @@
 /* fs_super.c - the supervisor (the why is in fs_super.h). One poll() loop over a
  * signalfd, the control sockets of at most two children (the one serving and, during an
- * upgrade, the one preparing to) and the FUSE descriptor (events 0: only POLLERR, the
- * end of the connection). Children are fork + exec of cfg->exe with the descriptors of
- * fs_tkwire.h; everything the supervisor opens itself is close-on-exec. */
+ * upgrade, the one preparing to) and, while no child serves, the FUSE descriptor
+ * (events 0: only POLLERR, the end of the connection). Children are fork + exec of
+ * cfg->exe with the descriptors of fs_tkwire.h; everything the supervisor opens itself is
+ * close-on-exec.
+ *
+ * Threads and locks (for doc/threads.md): none. The supervisor is one thread in one
+ * poll() loop; signals arrive through the signalfd (SIGCHLD, SIGHUP, SIGTERM, SIGINT are
+ * blocked). It holds no lock, no libvirt, no file of the mount. */
 #include "fs_super.h"
 
 #include <errno.h>
@@ -84,7 +89,8 @@ super_log(Super *s, int prio, const char *fmt, ...)
     va_end(ap);
     if (s->cfg->log)
         s->cfg->log(prio, msg);
-    else if (s->first_ready && !s->cfg->foreground)
+    /* in the background, the terminal only gets what went wrong before the mount served */
+    else if (!s->cfg->foreground && (s->first_ready || prio > LOG_WARNING))
         syslog(prio, "supervisor: %s", msg);
     else
         fprintf(stderr, "domfs: supervisor: %s\n", msg);
@@ -606,7 +612,11 @@ super_poll_once(Super *s)
         { .fd = s->sigfd, .events = POLLIN },
         { .fd = s->cur.ctl, .events = POLLIN },
         { .fd = s->next.ctl, .events = POLLIN },
-        { .fd = s->conn_dead ? -1 : s->fuse_fd, .events = 0 },
+        /* the end of the connection, watched only while no child serves it: a poll()
+         * of /dev/fuse is woken by every request the kernel queues (a context switch
+         * here per request); a serving child sees the end itself (ENODEV) and exits */
+        { .fd = s->conn_dead || s->cur.state == CHILD_SERVING ? -1 : s->fuse_fd,
+          .events = 0 },
     };
 
     if (poll(p, 4, super_timeout(s)) < 0 && errno != EINTR) {

@@ -2,12 +2,28 @@
  * in fs_takeover.h). Every read of /dev/fuse goes through takeover_io_read, every reply
  * through takeover_io_writev: that is where FUSE_INIT and its reply are captured for the
  * supervisor, where a replayed INIT's reply is kept from the kernel, where the requests
- * in flight are counted for a handover, and where a handover stops the readers. */
+ * in flight are counted for a handover, and where a handover stops the readers.
+ *
+ * Threads and locks (for doc/threads.md):
+ *  - libfuse's workers read /dev/fuse through takeover_io_read; each takes a slot in
+ *    takeover_readers (lock-free states) so that a handover can signal (SIGRTMIN+7) the
+ *    ones blocked in read(2); at a handover they retire there (pause() until _exit).
+ *  - "takeover-ctl" (takeover_ready): reads the control socket; on STOP it is the
+ *    handover thread: stops the readers, waits for the answers in flight (at most
+ *    TAKEOVER_DRAIN_MS; parked ones excepted), calls the stop function (domfs: main.c
+ *    marks the store "handed over"), tells the supervisor and _exit(0)s.
+ *  - Takeover.lock guards the parked set and the polled set; a leaf (taken inside a
+ *    worker's read or reply, never around a call that could take another lock);
+ *    in_flight and n_parked are atomics outside it.
+ *  - domfs's own users of the store (fs_inode.c under ino_lock, fs_file.c under
+ *    fs_files_lock or an FsFile's state_lock) take the store's lock inside theirs; the
+ *    store (fs_istore.c) takes no other lock and calls nobody back. */
 #include "fs_takeover.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -890,10 +906,16 @@ takeover_unmount(Takeover *tk, struct fuse_session *se, const char *mountpoint)
 {
     pid_t pid;
 
+    struct pollfd p = { .fd = tk ? tk->fuse_fd : -1, .events = 0 };
+
     if (!tk || tk->mounted_here || !mountpoint) {
         fuse_session_unmount(se);
         return;
     }
+    /* unmounted already (POLLERR, as libfuse checks): whatever is mounted on the path
+     * now (a second domfs stacked with -o nonempty) is not ours to detach */
+    if (p.fd < 0 || (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)))
+        return;
     if (umount2(mountpoint, MNT_DETACH) == 0 || errno == EINVAL || errno == ENOENT)
         return;
     pid = fork();

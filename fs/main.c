@@ -1,10 +1,16 @@
 /* main.c - domfs's start-up and shutdown.
  *
- * Start-up order matters: libvirt's event loop thread and the connections are threads,
- * which a fork would lose, so the daemon forks first (keeping a pipe to the parent, which
- * prints the child's verdict and exits with it: errors such as an unreachable URI reach
- * the terminal), then opens and loads the connections (tree_new), and only then mounts,
- * so the first `ls` already sees every guest. */
+ * Three kinds of process run this code. Started by a user (or systemd, mount(8), a
+ * container), domfs checks its command line and mount point, then becomes the supervisor
+ * (fs_super.h): in the foreground with -f (a service's main process, a container's
+ * PID 1), else in the background once the mount serves; the supervisor holds the FUSE
+ * connection and runs the serving process as a child, again after a crash and, on
+ * SIGHUP, for an in-place upgrade. That child (fs_takeover.h: started with the
+ * supervisor's descriptors) opens and loads the connections (tree_new) while an older
+ * server may still serve, waits for its turn, rebuilds the inodes and open files the
+ * kernel holds from the store, then mounts (the first one) or takes the connection over.
+ * With -d, one unsupervised process does all of it in the foreground (debugging).
+ * Mounting only after the load means the first `ls` already sees every guest. */
 #define G_LOG_DOMAIN "domfs"
 
 #include <errno.h>
@@ -19,7 +25,10 @@
 
 #include "fs.h"
 #include "fs_inode.h"
+#include "fs_istore.h"
 #include "fs_opts.h"
+#include "fs_super.h"
+#include "fs_takeover.h"
 
 static bool main_syslog;
 
@@ -72,41 +81,6 @@ main_raise_nofile(void)
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             g_warning("cannot raise the descriptor limit: %s", g_strerror(errno));
     }
-}
-
-/* Fork; the parent waits for the child's verdict on FD and exits with it. */
-static int
-main_daemonize(int *notify_fd)
-{
-    int fds[2];
-    pid_t pid;
-    char status = 1;
-
-    if (pipe(fds) < 0)
-        return -errno;
-    if ((pid = fork()) < 0)
-        return -errno;
-    if (pid > 0) {
-        close(fds[1]);
-        if (read(fds[0], &status, 1) != 1)
-            status = 1;
-        _exit(status);
-    }
-    close(fds[0]);
-    setsid();
-    *notify_fd = fds[1];
-    return 0;
-}
-
-static void
-main_notify_parent(int *fd, char status)
-{
-    if (*fd < 0)
-        return;
-    if (write(*fd, &status, 1) != 1)
-        g_warning("cannot tell the parent process how start-up went");
-    close(*fd);
-    *fd = -1;
 }
 
 static void
@@ -222,26 +196,144 @@ main_open_tree(const FsOptions *o)
     return NULL;
 }
 
+/* ---- the supervisor ---- */
+
+/* Become the supervisor (see fs_super.h): its children run this binary with the same
+ * command line, the mount point made absolute (later ones run in /). Returns the exit
+ * status (the background's parent exits in super_daemonize). */
+static int
+main_supervise(int argc, char **argv, const FsOptions *o)
+{
+    g_autofree char *exe = super_resolve_exe();
+    g_autofree char *mnt = realpath(o->mountpoint, NULL);
+    g_autoptr(GPtrArray) av = g_ptr_array_new();
+    SuperConfig sc;
+    int ret;
+
+    if (!exe || !mnt || o->mountpoint_arg < 0) {
+        fprintf(stderr, "domfs: cannot %s: %s\n", exe ? "resolve the mount point"
+                : "find this program's file (/proc/self/exe)", g_strerror(errno));
+        return 1;
+    }
+    for (int i = 0; i < argc; i++)
+        g_ptr_array_add(av, i == o->mountpoint_arg ? mnt : argv[i]);
+    g_ptr_array_add(av, NULL);
+    sc = (SuperConfig){ .exe = exe, .argv = (char *const *)av->pdata, .mountpoint = mnt,
+                        .foreground = o->foreground };
+    if (o->foreground)
+        return super_run(&sc, -1);
+    ret = super_daemonize(&sc);
+    fprintf(stderr, "domfs: cannot start in the background: %s\n", g_strerror(-ret));
+    return 1;
+}
+
+/* ---- the serving process ---- */
+
+/* The store's handle FS_FH_PROCESS: which process serves, so that the next one knows
+ * whether the last one crashed or handed over, and the mount's time stays. */
+#define MAIN_PROC_MAGIC 0x31506664u   /* "dfP1" */
+#define MAIN_PROC_SERVING 1u
+#define MAIN_PROC_HANDED_OVER 2u
+
+typedef struct {
+    uint32_t magic;
+    uint32_t state;
+    int64_t mount_time;
+} MainProcRec;
+
+static void
+main_proc_collect(uint64_t fh, const void *data, size_t len, void *opaque)
+{
+    if (fh == FS_FH_PROCESS && len == sizeof(MainProcRec))
+        memcpy(opaque, data, len);
+}
+
+static void
+main_proc_put(uint32_t state)
+{
+    MainProcRec rec = { MAIN_PROC_MAGIC, state, (int64_t)fs_state.mount_time };
+
+    if (fs_state.store)
+        istore_handle_put(fs_state.store, FS_FH_PROCESS, &rec, sizeof(rec));
+}
+
+/* On the handover thread, the last answer sent: the next process is an upgrade's. */
+static void
+main_on_handover(void *opaque)
+{
+    main_proc_put(MAIN_PROC_HANDED_OVER);
+    g_message("handing over to the new server");
+}
+
+/* The store (the supervisor's, or one of our own for -d), and what it says about the
+ * process before this one. */
+static void
+main_open_store(Takeover *tk)
+{
+    int fd = tk ? takeover_store_fd(tk) : istore_create(0);
+    MainProcRec prev = { 0 };
+    int ret = fd < 0 ? fd : istore_open(fd, &fs_state.store);
+
+    if (ret < 0) {
+        g_warning("no inode store (%s): after a crash or an upgrade the kernel's inodes "
+                  "and open files would be stale", g_strerror(-ret));
+        fs_state.store = NULL;
+        return;
+    }
+    istore_foreach_handle(fs_state.store, main_proc_collect, &prev);
+    if (takeover_has_connection(tk) && prev.magic == MAIN_PROC_MAGIC) {
+        fs_state.takeover = prev.state == MAIN_PROC_HANDED_OVER ? "upgrade" : "crash";
+        fs_state.mount_time = (time_t)prev.mount_time;
+    } else if (takeover_has_connection(tk)) {
+        fs_state.takeover = "crash";
+    }
+    main_proc_put(MAIN_PROC_SERVING);
+}
+
+static struct fuse_session *
+main_session(Takeover *tk, FsOptions *o)
+{
+    struct fuse_session *se;
+
+    if (takeover_has_connection(tk))
+        return takeover_session_new(tk, &o->fuse, &fs_ops, sizeof(fs_ops), NULL);
+    if (!(se = fuse_session_new(&o->fuse, &fs_ops, sizeof(fs_ops), NULL)))
+        return NULL;
+    if (fuse_session_mount(se, o->mountpoint) != 0) {
+        fuse_session_destroy(se);
+        return NULL;
+    }
+    if (takeover_adopt_session(tk, se) < 0) {
+        fuse_session_unmount(se);
+        fuse_session_destroy(se);
+        return NULL;
+    }
+    return se;
+}
+
 /* Serve until unmounted (or a signal). 0 on a normal end. */
 static int
-main_serve(FsOptions *o, int *notify_fd)
+main_loop(Takeover *tk, FsOptions *o)
 {
     struct fuse_loop_config *cfg;
     int ret;
 
-    if (!o->foreground) {
+    if (tk ? !takeover_foreground(tk) : !o->foreground) {
         main_syslog = true;
         openlog("domfs", LOG_PID, LOG_DAEMON);
-        main_notify_parent(notify_fd, 0);
         main_detach_stdio();
     }
-    g_message("mounted %u connection(s) on %s", tree_n_conns(fs_tree()), o->mountpoint);
+    if (fs_state.takeover)
+        notify_takeover_sweep();
+    g_message("%s %u connection(s) on %s", fs_state.takeover ? "took over" : "mounted",
+              tree_n_conns(fs_tree()), o->mountpoint);
     cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(cfg, FS_MAX_THREADS);
     fuse_loop_cfg_set_idle_threads(cfg, FS_IDLE_THREADS);
     ret = o->singlethread ? fuse_session_loop(fs_state.se)
                           : fuse_session_loop_mt(fs_state.se, cfg);
     fuse_loop_cfg_destroy(cfg);
+    takeover_after_loop(tk);   /* a handover never comes back from here */
     /* stopped by a signal (SIGTERM, SIGINT, SIGHUP): a normal end */
     return ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : ret;
 }
@@ -256,14 +348,69 @@ main_shutdown(Tree *t)
     fs_files_free();
     tree_free(t);
     ino_table_free();
+    g_clear_pointer(&fs_state.store, istore_close);
+}
+
+/* Mount or take over, and serve. 0 after an unmount. */
+static int
+main_serve(Takeover *tk, FsOptions *o)
+{
+    int ret = 1;
+    int rs;
+
+    if (!(fs_state.se = main_session(tk, o)))
+        return 1;
+    if (fuse_set_signal_handlers(fs_state.se) == 0) {
+        if ((rs = takeover_resend(tk)) < 0)
+            g_warning("requests the last server had not answered cannot be sent again "
+                      "(%s: kernel before 6.9): their callers wait until interrupted",
+                      g_strerror(-rs));
+        takeover_set_stop_fn(tk, main_on_handover, NULL);
+        if (takeover_ready(tk) == 0)
+            ret = main_loop(tk, o) ? 1 : 0;
+        takeover_unmount(tk, fs_state.se, o->mountpoint);
+        fuse_remove_signal_handlers(fs_state.se);
+    }
+    return ret;
+}
+
+/* The serving process: supervised (TK) or alone (-d). */
+static int
+main_server(Takeover *tk, FsOptions *o)
+{
+    Tree *t;
+    int ret = 1;
+
+    main_raise_nofile();
+    fs_state.modes = o->modes;
+    fs_state.mount_time = time(NULL);
+    notify_start(o->tree.n_hosts);
+    if (!(t = main_open_tree(o))) {
+        notify_stop();
+        return 1;
+    }
+    g_atomic_pointer_set(&fs_state.tree, t);
+    tree_events_set_notify(t, fs_events_notify, NULL);
+    /* an upgrade: the old server serves until here, then stops */
+    if (takeover_wait_turn(tk) == 0) {
+        main_open_store(tk);
+        ino_table_init(t, fs_state.store);
+        if (fs_state.store)
+            fs_files_restore(fs_state.store);
+        ret = main_serve(tk, o);
+    }
+    main_shutdown(t);
+    if (fs_state.se)
+        fuse_session_destroy(fs_state.se);
+    fs_state.se = NULL;
+    return ret;
 }
 
 int
 main(int argc, char **argv)
 {
+    Takeover *tk = takeover_attach();   /* before any thread */
     FsOptions o;
-    Tree *t = NULL;
-    int notify_fd = -1;
     int ret;
 
     g_log_set_default_handler(main_log_handler, NULL);
@@ -271,41 +418,12 @@ main(int argc, char **argv)
         fs_opts_clear(&o);
         return ret > 0 ? 0 : 2;
     }
-    ret = 1;
-    if (main_check_mountpoint(o.mountpoint, o.nonempty) < 0)
-        goto out;
-    main_raise_nofile();
-    if (!o.foreground && main_daemonize(&notify_fd) < 0) {
-        fprintf(stderr, "domfs: cannot daemonize: %s\n", g_strerror(errno));
-        goto out;
-    }
-    fs_state.modes = o.modes;
-    fs_state.mount_time = time(NULL);
-    notify_start(o.tree.n_hosts);
-    if (!(t = main_open_tree(&o)))
-        goto out_notify;
-    g_atomic_pointer_set(&fs_state.tree, t);
-    tree_events_set_notify(t, fs_events_notify, NULL);
-    ino_table_init(t);
-    if (!(fs_state.se = fuse_session_new(&o.fuse, &fs_ops, sizeof(fs_ops), NULL)))
-        goto out_tree;
-    if (fuse_set_signal_handlers(fs_state.se) == 0) {
-        if (fuse_session_mount(fs_state.se, o.mountpoint) == 0) {
-            ret = main_serve(&o, &notify_fd) ? 1 : 0;
-            fuse_session_unmount(fs_state.se);
-        }
-        fuse_remove_signal_handlers(fs_state.se);
-    }
- out_tree:
-    main_shutdown(t);
-    t = NULL;
-    if (fs_state.se)
-        fuse_session_destroy(fs_state.se);
-    fs_state.se = NULL;
- out_notify:
-    notify_stop();
- out:
-    main_notify_parent(&notify_fd, 1);
+    if (tk)
+        ret = main_server(tk, &o);
+    else if (main_check_mountpoint(o.mountpoint, o.nonempty) < 0)
+        ret = 1;
+    else
+        ret = o.debug ? main_server(NULL, &o) : main_supervise(argc, argv, &o);
     fs_opts_clear(&o);
     return ret;
 }

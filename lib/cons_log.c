@@ -468,3 +468,81 @@ cons_read(ConsHandle *h, uint64_t off, char *buf, size_t size)
     /* what was read stands even when a later part failed; the error comes next time */
     return r.done > 0 || ret == -ESTALE ? (ssize_t)r.done : ret;
 }
+
+/* ---- takeover ---- */
+
+void
+cons_mark(ConsHandle *h, ConsMark *out)
+{
+    ConsLog *log = h->log;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&log->lock);
+    guint n = log->segs.segs->len;
+
+    *out = (ConsMark){
+        .mode = (uint32_t)h->mode, .base = h->base, .w_open = h->w_open, .pin = log->pin,
+        .v_end = log->segs.v_end,
+    };
+    if (n > 0) {
+        const ConsSeg *s = &g_array_index(log->segs.segs, ConsSeg, n - 1);
+
+        out->has_anchor = 1;
+        out->anchor_dev = (uint64_t)s->id.dev;
+        out->anchor_ino = (uint64_t)s->id.ino;
+        out->anchor_btime = s->id.btime;
+        out->anchor_vstart = s->vstart;
+    }
+}
+
+/* The shift that puts M's anchor where it lay in M's process. Lock held, LOG refreshed. */
+static int64_t
+cons_align_delta(ConsLog *log, const ConsMark *m)
+{
+    ConsFileId id = { (dev_t)m->anchor_dev, (ino_t)m->anchor_ino, m->anchor_btime };
+
+    for (guint k = 0; m->has_anchor && k < log->segs.segs->len; k++) {
+        const ConsSeg *s = &g_array_index(log->segs.segs, ConsSeg, k);
+
+        if (cons_file_same(&s->id, &id))
+            return (int64_t)(m->anchor_vstart - s->vstart);
+    }
+    /* the anchor file is gone (rotated away): what exists now came after M's end */
+    return (int64_t)(m->v_end - cons_segs_first(&log->segs));
+}
+
+/* Shift LOG's coordinates by DELTA (never below 0). Lock held, no handle open. */
+static void
+cons_align(ConsLog *log, int64_t delta)
+{
+    uint64_t first = cons_segs_first(&log->segs);
+
+    if (delta < 0 && (uint64_t)-delta > first)
+        delta = -(int64_t)first;
+    for (guint k = 0; k < log->segs.segs->len; k++)
+        g_array_index(log->segs.segs, ConsSeg, k).vstart += (uint64_t)delta;
+    log->segs.v_end += (uint64_t)delta;
+}
+
+int
+cons_open_marked(ConsLog *log, const ConsMark *m, ConsHandle **out)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&log->lock);
+    ConsHandle *h;
+    int ret;
+
+    *out = NULL;
+    log->last_used = g_get_monotonic_time();
+    if ((ret = cons_refresh(log, NULL)) < 0)
+        return ret;
+    if (log->n_open == 0) {
+        cons_align(log, cons_align_delta(log, m));
+        log->pin = m->pin;
+    }
+    log->n_open++;
+    h = g_new0(ConsHandle, 1);
+    h->log = log;
+    h->mode = m->mode <= CONS_MODE_ABS ? (ConsMode)m->mode : CONS_MODE_UNSET;
+    h->w_open = m->w_open;
+    h->base = m->base;
+    *out = h;
+    return 0;
+}

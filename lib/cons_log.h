@@ -61,3 +61,30 @@ void cons_close(ConsHandle *h);
 void cons_force_walk(gboolean force);
 /* Console log descriptors the daemon holds open now (tests). */
 guint cons_open_descriptors(void);
+
+/* ---- takeover ---- */
+/* Where a handle stands, so that another process (the next server after a crash or an
+ * upgrade, fs_takeover.h) can open the same log with the same handle: the same bytes at
+ * the same offsets, the log's pinned start kept. Positions are this process's virtual
+ * coordinates plus an anchor, the newest file's identity and where it starts: the next
+ * process shifts its own coordinates so that the anchor's bytes lie where they lay here,
+ * and the handle goes on from there. Fixed-width fields: a newer binary reads it. */
+typedef struct {
+    uint32_t mode;          /* 0: not read yet; 1: sequential; 2: absolute */
+    uint32_t has_anchor;    /* the log had a file */
+    uint64_t base;          /* the handle's origin (B) */
+    uint64_t w_open;        /* the window start when it opened */
+    uint64_t pin;           /* the log's pinned start (P) */
+    uint64_t v_end;         /* where the known bytes ended */
+    uint64_t anchor_dev;
+    uint64_t anchor_ino;
+    int64_t anchor_btime;
+    uint64_t anchor_vstart; /* where the anchor file's first byte lies */
+} ConsMark;
+
+void cons_mark(ConsHandle *h, ConsMark *out);
+/* Open LOG as the handle M describes (see ConsMark). When no other handle of LOG is open
+ * here, LOG's coordinates are aligned with M's first (by the anchor; when its file is gone,
+ * everything that exists now is taken as newer than M's end, so the bytes in between are
+ * skipped as lost) and the pin is M's. */
+int cons_open_marked(ConsLog *log, const ConsMark *m, ConsHandle **out);

@@ -79,12 +79,20 @@ ev_stream_set_notify(EvStream *s, void (*fn)(void *opaque), void *opaque)
     s->notify_opaque = opaque;
 }
 
+/* "<unix time> TEXT\n", the time now with milliseconds. */
+static char *
+ev_line(const char *text)
+{
+    gint64 now = g_get_real_time();
+
+    return g_strdup_printf("%" G_GINT64_FORMAT ".%03d %s\n", now / G_USEC_PER_SEC,
+                           (int)(now % G_USEC_PER_SEC / 1000), text);
+}
+
 void
 ev_stream_push(EvStream *s, const char *text)
 {
-    gint64 now = g_get_real_time();
-    char *line = g_strdup_printf("%" G_GINT64_FORMAT ".%03d %s\n", now / G_USEC_PER_SEC,
-                                 (int)(now % G_USEC_PER_SEC / 1000), text);
+    char *line = ev_line(text);
     void (*fn)(void *opaque);
     void *opaque;
     GPtrArray *waiters;
@@ -121,6 +129,16 @@ ev_reader_new(EvStream *s)
     r->s = s;
     r->pending = g_string_new(NULL);
     r->next_seq = s->next_seq;
+    return r;
+}
+
+EvReader *
+ev_reader_new_notice(EvStream *s, const char *text)
+{
+    EvReader *r = ev_reader_new(s);
+    g_autofree char *line = ev_line(text);
+
+    g_string_assign(r->pending, line);
     return r;
 }
 

@@ -24,6 +24,10 @@ guint64 ev_stream_pushed(EvStream *s);
 
 /* A reader sees the lines pushed after it was created. */
 EvReader *ev_reader_new(EvStream *s);
+/* A reader whose first line is "<unix time> TEXT" (not in the stream, for this reader
+ * only), then the lines pushed after it was created: a reader taken over from another
+ * process learns that lines may be missing there (fs_takeover.h). */
+EvReader *ev_reader_new_notice(EvStream *s, const char *text);
 void ev_reader_free(EvReader *r);
 /* Copy whole or partial lines into BUF; 0 when nothing is pending. */
 size_t ev_reader_read(EvReader *r, char *buf, size_t size);

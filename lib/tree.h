@@ -236,3 +236,24 @@ void tree_events_set_notify(Tree *t, void (*fn)(void *opaque), void *opaque);
  * fetch, on that host's statistics thread (for poll wake-ups; only queue work there). */
 void tree_stats_set_notify(Tree *t, void (*fn)(int host, void *opaque), void *opaque);
 const char *tree_guest_file_name(int index);
+
+/* ---- takeover ---- */
+/* The serving process can be replaced under the mount (fs/fs_takeover.h): the next one
+ * opens the files the kernel holds open again, as they were. */
+
+/* Most bytes tree_file_save writes. */
+#define TREE_FILE_STATE_MAX 256
+/* F's own state (a console.log handle's position and the log's pinned start; nothing for
+ * other files), as bytes another process's tree_file_restore understands: its length (0:
+ * nothing to keep), at most SIZE. */
+size_t tree_file_save(TreeFile *f, void *buf, size_t size);
+/* Open N again for a handle of another process: STATE (LEN bytes, from tree_file_save;
+ * may be empty) puts a console.log handle where it was; an events reader starts with the
+ * line "<unix time> NOTICE" (NULL: none) and then reads this process's stream. A snapshot
+ * file's content is rendered again. Errors as tree_open. */
+int tree_file_restore(Tree *t, const TreeNode *n, int flags, uid_t uid, const void *state,
+                      size_t len, const char *notice, TreeFile **out);
+/* A write the kernel sent again after the process serving it died or was replaced
+ * (WHY: "crash" or "upgrade"): it may have run already, so it does not run again; the
+ * guest's `error` says so. Returns -EIO. */
+int tree_file_refuse_resent(Tree *t, TreeFile *f, const char *why);

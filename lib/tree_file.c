@@ -9,6 +9,9 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "cons_log.h"
+#include "dev_model.h"
+#include "dom_note.h"
 #include "domfs_limits.h"
 #include "quota.h"
 
@@ -100,8 +103,9 @@ tree_open_content(Tree *t, TreeFile *f)
     return 0;
 }
 
+/* MARK (NULL: a fresh open) is where a handle of another process stood (takeover). */
 static int
-tree_open_console(Tree *t, TreeFile *f)
+tree_open_console(Tree *t, TreeFile *f, const ConsMark *mark)
 {
     g_autoptr(DomInfo) d = NULL;
     ConsLog *log = NULL;
@@ -110,12 +114,50 @@ tree_open_console(Tree *t, TreeFile *f)
     if ((ret = tree_snap(t, &f->node, &d)) < 0 ||
         (ret = host_console(tree_host(t, f->node.conn), d, &log)) < 0)
         return ret;
-    return log ? cons_open(log, &f->console) : 0;
+    if (!log)
+        return 0;
+    return mark ? cons_open_marked(log, mark, &f->console) : cons_open(log, &f->console);
 }
 
-int
-tree_open(Tree *t, const TreeNode *n, int flags, const TreeCaller *who, TreeFile **out,
-          TreeOpenInfo *info)
+/* What a restored handle is given (tree_file_restore); NULL for a fresh open. */
+typedef struct {
+    const ConsMark *mark;    /* a console handle's position, or NULL */
+    const char *notice;      /* an events reader's first line, or NULL */
+} TreeFileRestore;
+
+static int
+tree_open_kind(Tree *t, TreeFile *f, const TreeFileRestore *rs, TreeOpenInfo *info)
+{
+    int ret = 0;
+
+    *info = (TreeOpenInfo){ .direct_io = true };
+    switch (f->attr.flavor) {
+    case TF_CONSOLE:
+        f->kind = FILE_CONSOLE;
+        ret = tree_open_console(t, f, rs ? rs->mark : NULL);
+        break;
+    case TF_EVENTS:
+        f->kind = FILE_EVENTS;
+        f->events = rs && rs->notice ? ev_reader_new_notice(tree_events(t, f->node.conn),
+                                                           rs->notice)
+                                     : ev_reader_new(tree_events(t, f->node.conn));
+        f->waits = g_ptr_array_new();
+        info->nonseekable = true;
+        break;
+    default:
+        f->kind = FILE_CONTENT;
+        ret = tree_open_content(t, f);
+        /* a read-only snapshot file is what the kernel may keep (invalidated on change) */
+        info->keep_cache = f->attr.flavor == TF_SNAPSHOT && !f->attr.writable;
+        info->direct_io = !info->keep_cache;
+        break;
+    }
+    return ret;
+}
+
+static int
+tree_open_as(Tree *t, const TreeNode *n, int flags, uid_t uid, const TreeFileRestore *rs,
+             TreeFile **out, TreeOpenInfo *info)
 {
     TreeFile *f;
     TreeAttr attr;
@@ -128,7 +170,7 @@ tree_open(Tree *t, const TreeNode *n, int flags, const TreeCaller *who, TreeFile
     if ((flags & O_ACCMODE) != O_RDONLY && !attr.writable)
         return -EACCES;
     /* every open costs memory here: bounded per user, like a process's descriptors */
-    if (!quota_take(QUOTA_OPENS, who->uid))
+    if (!quota_take(QUOTA_OPENS, uid))
         return -EMFILE;
     f = g_atomic_rc_box_new0(TreeFile);
     g_mutex_init(&f->lock);
@@ -136,33 +178,20 @@ tree_open(Tree *t, const TreeNode *n, int flags, const TreeCaller *who, TreeFile
     tree_node_copy(&f->node, n);
     f->attr = attr;
     f->flags = flags;
-    f->uid = who->uid;
-    *info = (TreeOpenInfo){ .direct_io = true };
-    switch (attr.flavor) {
-    case TF_CONSOLE:
-        f->kind = FILE_CONSOLE;
-        ret = tree_open_console(t, f);
-        break;
-    case TF_EVENTS:
-        f->kind = FILE_EVENTS;
-        f->events = ev_reader_new(tree_events(t, n->conn));
-        f->waits = g_ptr_array_new();
-        info->nonseekable = true;
-        break;
-    default:
-        f->kind = FILE_CONTENT;
-        ret = tree_open_content(t, f);
-        /* a read-only snapshot file is what the kernel may keep (invalidated on change) */
-        info->keep_cache = attr.flavor == TF_SNAPSHOT && !attr.writable;
-        info->direct_io = !info->keep_cache;
-        break;
-    }
-    if (ret < 0) {
+    f->uid = uid;
+    if ((ret = tree_open_kind(t, f, rs, info)) < 0) {
         tree_file_unref(f);
         return ret;
     }
     *out = f;
     return 0;
+}
+
+int
+tree_open(Tree *t, const TreeNode *n, int flags, const TreeCaller *who, TreeFile **out,
+          TreeOpenInfo *info)
+{
+    return tree_open_as(t, n, flags, who->uid, NULL, out, info);
 }
 
 /* ---- reading ---- */
@@ -295,4 +324,71 @@ int
 tree_file_flags(TreeFile *f)
 {
     return f->flags;
+}
+
+/* ---- takeover ---- */
+
+/* The state tree_file_save writes: versioned, fixed-width (a newer binary reads it). */
+#define TREE_FILE_STATE_V1 1u
+#define TREE_FILE_STATE_CONSOLE 1u
+
+typedef struct {
+    uint32_t version;
+    uint32_t kind;
+    ConsMark mark;
+} TreeFileState;
+
+G_STATIC_ASSERT(sizeof(TreeFileState) <= TREE_FILE_STATE_MAX);
+
+size_t
+tree_file_save(TreeFile *f, void *buf, size_t size)
+{
+    TreeFileState st = { .version = TREE_FILE_STATE_V1, .kind = TREE_FILE_STATE_CONSOLE };
+
+    if (f->kind != FILE_CONSOLE || !f->console || size < sizeof(st))
+        return 0;
+    cons_mark(f->console, &st.mark);
+    memcpy(buf, &st, sizeof(st));
+    return sizeof(st);
+}
+
+int
+tree_file_restore(Tree *t, const TreeNode *n, int flags, uid_t uid, const void *state,
+                  size_t len, const char *notice, TreeFile **out)
+{
+    TreeFileState st;
+    TreeFileRestore rs = { .notice = notice };
+    TreeOpenInfo info;
+
+    if (len == sizeof(st)) {
+        memcpy(&st, state, sizeof(st));
+        if (st.version == TREE_FILE_STATE_V1 && st.kind == TREE_FILE_STATE_CONSOLE)
+            rs.mark = &st.mark;
+    }
+    return tree_open_as(t, n, flags, uid, &rs, out, &info);
+}
+
+/* The name a write's record in `error` gives its file (as tree_write.c does). */
+static char *
+tree_file_write_name(const TreeNode *n)
+{
+    if (n->kind == TN_DEV_FILE)
+        return g_strdup_printf("devices/%s/%s/%s", dev_kind_dir(n->devkind), n->dev,
+                               dev_fields(n->devkind)[n->index]);
+    return g_strdup(n->kind == TN_GUEST_FILE ? tree_guest_files[n->index].name : "?");
+}
+
+int
+tree_file_refuse_resent(Tree *t, TreeFile *f, const char *why)
+{
+    g_autoptr(DomInfo) d = NULL;
+    g_autofree char *file = tree_file_write_name(&f->node);
+    g_autofree char *msg = g_strdup_printf("domfs restarted (%s) while this write was in "
+                                           "flight: its outcome is unknown; read the file "
+                                           "and write again if needed", why);
+    Host *h = tree_host(t, f->node.conn);
+
+    if (h && tree_snap(t, &f->node, &d) == 0)
+        dom_note_error(host_cache(h), host_name(h), d->uuid, file, EIO, msg);
+    return -EIO;
 }

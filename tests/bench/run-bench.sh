@@ -88,7 +88,12 @@ umount_domfs() {   # MNT PID
     kill "$2" 2>/dev/null
     wait "$2" 2>/dev/null
 }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# the resident set of the process serving the mount: `domfs -f` (PID) is its supervisor
+rss_kib() {
+    local p
+    p=$(pgrep -P "$1" -x domfs | head -1)
+    awk '/^VmRSS:/ { print $2 }' "/proc/${p:-$1}/status"
+}
 
 say "domfs bench: $(uname -r), $(nproc) CPUs, libvirt $(virsh --version), sizes: $SIZES, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 say "work dir $W"

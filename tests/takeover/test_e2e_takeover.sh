@@ -1,19 +1,21 @@
 #!/bin/bash
 # test_e2e_takeover.sh - domfs's own crash and in-place upgrade (issue 11) with a real
 # QEMU guest printing ticks on its serial console, through the e2e harness:
-#  - `domfs -f` mounts one private libvirt host; in another mount namespace (slave
-#    propagation, mount --bind) run `tail -f console.log`, a reader of .domfs/events
-#    and a loop reading the guest's state;
+#  - `domfs -f` (the supervisor; a copy of the binary, so that upgrades can install new
+#    files over it) mounts one private libvirt host; in another mount namespace (slave
+#    propagation, mount --bind) run `tail -f console.log`, `cat .domfs/events`, a poll()
+#    loop on .domfs/events, a tree reader (dxreader.py: every file, a kept handle and
+#    directory, inode numbers, each call timed) and a loop reading the guest's state;
 #  - the serving process is SIGKILLed KILLS times, then the supervisor gets SIGHUP HUPS
-#    times (in-place upgrade); after each, once served again, the guest is suspended and
-#    resumed (two events);
+#    times (in-place upgrade, a new file renamed over the program each time); after
+#    each, once served again, the guest is suspended and resumed (two events);
 #  - tail -f: every tick once, in order, up to the end, nothing on stderr; the events
-#    reader never ended and saw every suspend and resume made after a takeover (an
-#    "overflow N" line may stand for events of the gap, a silent gap may not); the state
-#    loop never failed (no ENOTCONN, no EIO); unmounting ends every process.
-# Skips (77) until domfs runs under its supervisor (fs/fs_super.h): `domfs -f` must be
-# the supervisor with a serving child.
-# Output: TAP lines, then phase timings. Exit 0 = all passed, 1 = failures, 77 = skipped.
+#    readers never ended and saw one takeover line per round and every suspend and
+#    resume made after a takeover; no reader call failed (no ENOTCONN, no EIO);
+#    unmounting ends every process.
+# Output: TAP lines, then the stalls (signal to the first answer through the bind mount;
+# the longest reader call overlapping each round) and phase timings. Exit 0 = all passed,
+# 1 = failures, 77 = skipped.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../e2e/domfs_e2e.sh
 . "$HERE/../e2e/domfs_e2e.sh"
@@ -28,23 +30,6 @@ mkdir -p "$W"
 
 # serving PID: the domfs child of the supervisor SUP
 server_of() { pgrep -P "$1" -x domfs | head -1; }
-
-# Is `domfs -f` a supervisor with a serving child? (a test:///default mount, no host)
-supervised() {
-    local m=$DX_MNTDIR/probe p c="" i
-    mkdir -p "$m"
-    "$DX_BIN" -f -c test:///default "$m" >"$m.log" 2>&1 &
-    p=$!
-    for ((i = 0; i < 100; i++)); do mountpoint -q "$m" && break; sleep 0.05; done
-    mountpoint -q "$m" && c=$(server_of "$p")
-    timeout 10 fusermount3 -u "$m" 2>/dev/null
-    for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-    [ -n "$c" ]
-}
-supervised || e2e_skip "domfs -f serves in a single process: it has no supervisor yet" \
-    "(issue 11: fs/main.c must run fs/fs_super.h's supervisor and serve through fs_takeover.h)"
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 ticks() { tr -d '\r' < "$1" | grep -aoE '^tick [0-9]+ up=' | awk '{ print $2 }'; }
@@ -65,12 +50,15 @@ LOGDIR=$(e2e_host_logdir $H)
 dx_virsh $H start $G >/dev/null || e2e_die "start $G failed"
 
 dx_phase "mount under the supervisor, readers in another mount namespace"
+BIN=$W/bin/domfs
+mkdir -p "$W/bin" && cp "$DX_BIN" "$BIN" && DX_BIN=$BIN
 dx_mount tk -c "$H=$(e2e_host_uri $H)" --log-root "$H=$LOGDIR"
 tap_ok $? "domfs -f mounts host $H" || dx_finish
 M=$DX_MNT SUP=$DX_PID B=$W/bind
 mkdir -p "$B"
 SERVER=$(server_of "$SUP")
 tap_ok "$([ -n "$SERVER" ]; echo $?)" "the started process ($SUP) supervises a server ($SERVER)"
+UUID=$(dx_virsh $H domuuid $G | head -1)
 ok "$G ticks on its serial console" e2e_wait_tick $G $H 5 90
 unshare -m --propagation slave bash -c '
     mount --bind "$1" "$2" || exit 1
@@ -78,6 +66,21 @@ unshare -m --propagation slave bash -c '
     t=$!
     cat "$2/.domfs/events" >"$4/events.out" 2>"$4/events.err" &
     e=$!
+    python3 -c "
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+out = open(sys.argv[2], \"w\")
+p = select.poll()
+p.register(fd, select.POLLIN)
+while not os.path.exists(sys.argv[3]):
+    if p.poll(200):
+        try:
+            out.write(os.read(fd, 65536).decode()); out.flush()
+        except BlockingIOError:
+            pass" "$2/.domfs/events" "$4/poll.out" "$4/stop" 2>"$4/poll.err" &
+    p=$!
+    python3 "$5/dxreader.py" "$2" "$3" "$6" "$4/stop" "$4/reader.out" &
+    d=$!
     (while [ ! -e "$4/stop" ]; do
         timeout 10 cat "$2/$3/state" >/dev/null 2>>"$4/state.err" ||
             echo "state: exit $?" >>"$4/state.err"
@@ -88,26 +91,27 @@ unshare -m --propagation slave bash -c '
     while [ ! -e "$4/stop" ]; do sleep 0.2; done
     kill -0 $t && kill -0 $e && touch "$4/alive"
     kill $t $e
-    wait $r
-    touch "$4/done"' _ "$M" "$B" "$G" "$W" &
+    wait $r $p $d
+    touch "$4/done"' _ "$M" "$B" "$G" "$W" "$HERE" "$UUID" &
 NS=$!
 ok "readers up in their namespace" dx_wait 10 test -e "$W/ready"
 in_ns() { nsenter -t "$NS" -m -- "$@"; }
 first_tick=$(e2e_last_tick $G $H)
 
-GAPS=()
+GAPS=() WIN_FROM=() WIN_TO=() UPGRADE_MS=()
 # after_takeover LABEL OLD T0: a new server, the same supervisor, the guest through the
 # bind mount, then a suspend and a resume to be seen by the events reader
 after_takeover() {
-    local label=$1 old=$2 t0=$3 new=""
+    local label=$1 old=$2 t0=$3 new="" t1
     local end=$(( $(ms) + 30000 ))
+    in_ns timeout 30 cat "$B/$G/state" >/dev/null
+    t1=$(ms)
     until [ -n "$new" ] && [ "$new" != "$old" ]; do
         new=$(server_of "$SUP"); [ "$(ms)" -ge "$end" ] && break; sleep 0.02
     done
-    in_ns timeout 30 cat "$B/$G/state" >/dev/null
-    GAPS+=($(( $(ms) - t0 )))
+    GAPS+=($((t1 - t0))) WIN_FROM+=("$t0") WIN_TO+=("$t1")
     tap_ok "$([ -n "$new" ] && [ "$new" != "$old" ] && kill -0 "$SUP"; echo $?)" \
-        "$label: server $old replaced by ${new:-nothing} ($(( $(ms) - t0 )) ms to an answer)"
+        "$label: server $old replaced by ${new:-nothing} ($((t1 - t0)) ms to an answer)"
     tap_ok "$(in_ns timeout 10 test -f "$B/$G/console.log"; echo $?)" "$label: the tree is there"
     dx_virsh $H suspend $G >/dev/null && dx_virsh $H resume $G >/dev/null
     SERVER=$new
@@ -122,8 +126,16 @@ for ((i = 1; i <= KILLS; i++)); do
 done
 dx_phase "$HUPS in-place upgrades (SIGHUP to the supervisor)"
 for ((i = 1; i <= HUPS; i++)); do
+    cp "$DX_BIN" "$BIN.new" && mv "$BIN.new" "$BIN"      # a package upgrade's rename
+    old=$SERVER
     t0=$(ms); kill -HUP "$SUP"
-    after_takeover "upgrade $i" "$SERVER" "$t0"
+    # the old server serves while the new one starts: wait for the handover itself
+    end=$(( $(ms) + 60000 ))
+    while [ -e "/proc/$old/exe" ] && [ "$(ms)" -lt "$end" ]; do sleep 0.02; done
+    UPGRADE_MS+=($(( $(ms) - t0 )))
+    after_takeover "upgrade $i" "$old" "$t0"
+    is "$(stat -Lc %i "/proc/$SERVER/exe" 2>&1)" "$(stat -c %i "$BIN")" \
+        "upgrade $i: the new server runs the file installed over the program"
 done
 sleep 2
 last_tick=$(e2e_last_tick $G $H)
@@ -140,15 +152,30 @@ tap_ok $rc "tail -f: every tick once, in order, across every takeover" "$why"
 tap_ok "$([ "$(head -1 <<<"$t")" -le $((first_tick + 2)) ] && [ "$(tail -1 <<<"$t")" -ge $((last_tick - 8)) ]; echo $?)" \
     "tail -f covers the whole time (host ticks $first_tick..$last_tick, tail $(head -1 <<<"$t")..$(tail -1 <<<"$t"))"
 is "$(cat "$W/events.err")" "" "the events reader: nothing on stderr"
+is "$(grep -c " \.domfs takeover crash$" "$W/events.out"):$(grep -c " \.domfs takeover upgrade$" "$W/events.out")" \
+    "$KILLS:$HUPS" "the events reader got one takeover line per kill and per upgrade"
 is "$(grep -c " $G lifecycle suspended" "$W/events.out")" "$((KILLS + HUPS))" \
     "the events reader saw every suspend made after a takeover" "$(cat "$W/events.out")"
 is "$(grep -c " $G lifecycle resumed" "$W/events.out")" "$((KILLS + HUPS))" \
     "the events reader saw every resume made after a takeover"
 bad=$(grep -vE "^[0-9]+\.[0-9]+ [^ ]+ [a-z-]+( .*)?$|^overflow [0-9]+$" "$W/events.out" | head -3)
 is "$bad" "" "every events line is an event or an overflow line"
+is "$(cut -d' ' -f2- "$W/poll.out")" "$(cut -d' ' -f2- "$W/events.out")" \
+    "the poll() reader read the same lines (woken after every takeover)" "$(cat "$W/poll.err")"
 is "$(cat "$W/state.err" 2>/dev/null)" "" "the state loop never failed (no ENOTCONN, no EIO, no hang)"
-echo "# stall: signal to an answer through the bind mount (ms), kills then upgrades: ${GAPS[*]}"
-echo "# stall: max $(printf '%s\n' "${GAPS[@]}" | sort -n | tail -1) ms, median $(printf '%s\n' "${GAPS[@]}" | median) ms"
+rd() { awk -v k="$1" '$1 == k {print $2}' "$W/reader.out"; }
+is "$(rd enotconn):$(rd eio):$(rd errors)" "0:0:0" \
+    "the tree reader: no ENOTCONN, no EIO, no wrong answer ($(rd iterations) passes, $(rd calls) calls)" \
+    "$(grep '^error' "$W/reader.out" | head -20)"
+stats() { echo "# stall: $1: max $(printf '%s\n' "${@:2}" | sort -n | tail -1) ms, median $(printf '%s\n' "${@:2}" | median) ms ($(echo "${@:2}"))"; }
+stats "signal to the first answer through the bind mount (nsenter + cat included), kills then upgrades" "${GAPS[@]}"
+calls=()
+for k in "${!WIN_FROM[@]}"; do
+    calls+=("$(awk -v a="${WIN_FROM[$k]}" -v b="${WIN_TO[$k]}" \
+        '$1 == "stall" && $2 >= a && $2 - $3 <= b && $3 > m {m = $3} END {print m + 0}' "$W/reader.out")")
+done
+stats "longest tree-reader call overlapping each round (kills then upgrades; under 5 ms: 0)" "${calls[@]}"
+stats "SIGHUP to the old server gone (the new one's start-up included; the old one serves meanwhile)" "${UPGRADE_MS[@]}"
 
 dx_phase "unmount ends everything"
 dx_umount "$M"
