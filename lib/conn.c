@@ -311,6 +311,7 @@ conn_connect_and_load(DomConn *c, gboolean resync, char **errmsg)
 
     if (!vc)
         return -ENOTCONN;
+    g_atomic_int_set(&c->opened, 1);
     /* libvirt calls, never under c->lock (readers of .domfs/connection take it);
      * callback_ids is only touched by the thread that connects and by conn_close */
     call = conn_call_begin(c);
@@ -685,4 +686,10 @@ conn_describe(DomConn *c, GString *s)
         g_string_append_printf(s, "last_error %s\n", c->last_error);
     g_clear_pointer(&locker, g_mutex_locker_free);
     g_string_append_printf(s, "guests %u\n", dom_cache_size(c->cache));
+}
+
+gboolean
+conn_was_opened(DomConn *c)
+{
+    return g_atomic_int_get(&c->opened) != 0;
 }

@@ -50,6 +50,8 @@ gboolean conn_is_connected(DomConn *c);
 /* The connection's lines of .domfs/connection (uri, hostname, driver, libvirt, status,
  * last_error, guests). */
 void conn_describe(DomConn *c, GString *out);
+/* Whether a connection was ever opened (the host answered; its load may still run). */
+gboolean conn_was_opened(DomConn *c);
 /* A new reference to the libvirt connection, or NULL while reconnecting (-> ENOTCONN). */
 virConnectPtr conn_get_virt(DomConn *c);
 

@@ -46,6 +46,7 @@ struct DomConn {
     GAsyncQueue *jobs;       /* ConnJob *, taken by the worker */
     GThread *worker;
     gint worker_done;        /* the worker returned (atomic) */
+    gint opened;             /* a connection was opened once: the host answers (atomic) */
     GThread *prober;         /* one round trip per keepalive interval (conn.c) */
     GAsyncQueue *probe_stop; /* anything pushed here stops the prober */
     gint prober_done;        /* the prober returned (atomic) */

@@ -47,6 +47,9 @@
  * start-up took so far, at least this long after the last attempt that ended (a host on a
  * LAN answers within milliseconds), at most DOMFS_START_WAIT_US. */
 #define DOMFS_START_GRACE_MIN_US (250 * G_TIME_SPAN_MILLISECOND)
+/* Past -o timeout with no host up but one answering and still loading: how often the
+ * start-up looks again. */
+#define DOMFS_START_LOADING_POLL_US (100 * G_TIME_SPAN_MILLISECOND)
 
 /* At shutdown, how long a host's threads get to stop; a thread stuck in a libvirt call to
  * a host that stopped answering is then left behind (the process is exiting). */

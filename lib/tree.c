@@ -220,18 +220,36 @@ tree_startup_deadline(const TreeStartup *su, gint64 start)
     return MIN(su->first_up + DOMFS_START_WAIT_US, su->last_end + grace);
 }
 
-/* Wait until every attempt ended, or (one succeeded) until tree_startup_deadline, or
- * (none succeeded) TIMEOUT_US in all: a host that never answers costs a bounded wait. */
-static void
-tree_startup_wait(TreeStartup *su, guint n, gint64 timeout_us)
+/* Is some host whose attempt is still running answering (opened, still loading)? With
+ * SU's lock held. */
+static gboolean
+tree_startup_loading(Tree *t)
 {
+    for (guint i = 0; i < t->n_hosts; i++) {
+        if (!t->attempts[i].finished && conn_was_opened(host_conn(t->hosts[i])))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* Wait until every attempt ended, or (one succeeded) until tree_startup_deadline, or
+ * (none succeeded) TIMEOUT_US in all: a host that never answers costs a bounded wait. A
+ * host that answered and is still loading (10000 guests take a while) is waited for: its
+ * calls are bounded by libvirt's keepalive. */
+static void
+tree_startup_wait(Tree *t, gint64 timeout_us)
+{
+    TreeStartup *su = t->startup;
     gint64 start = g_get_monotonic_time();
 
     g_mutex_lock(&su->lock);
-    while (su->finished < n) {
+    while (su->finished < t->n_hosts) {
         gint64 end = su->first_up ? tree_startup_deadline(su, start) : start + timeout_us;
 
-        if (!g_cond_wait_until(&su->cond, &su->lock, end))
+        if (!su->first_up && g_get_monotonic_time() >= end && tree_startup_loading(t))
+            end = g_get_monotonic_time() + DOMFS_START_LOADING_POLL_US;
+        if (!g_cond_wait_until(&su->cond, &su->lock, end) && g_get_monotonic_time() >= end &&
+            (su->first_up || !tree_startup_loading(t)))
             break;
     }
     g_mutex_unlock(&su->lock);
@@ -375,8 +393,7 @@ tree_new(const TreeConfig *cfg, TreeListener fn, void *opaque, GError **error)
         t->attempts[i].thread = g_thread_new("host-connect", tree_attempt_main,
                                              &t->attempts[i]);
     }
-    tree_startup_wait(t->startup, t->n_hosts,
-                      (gint64)MAX(cfg->timeout_s, 1) * G_USEC_PER_SEC);
+    tree_startup_wait(t, (gint64)MAX(cfg->timeout_s, 1) * G_USEC_PER_SEC);
     if (!tree_startup_finish(t, t->attempts, error)) {
         tree_free(t);
         return NULL;

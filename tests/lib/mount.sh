@@ -107,6 +107,14 @@ domfs_umount() {
         sed 's/^/#   /' "$mnt.log" | tail -40
         DOMFS_DAEMON_FAILED=1
     fi
+    # the supervisor replaces a serving process that dies (a crash, a sanitizer's abort):
+    # unless the test kills it on purpose (DOMFS_EXPECT_TAKEOVER=1), that is a failure the
+    # exit status alone would hide
+    if [ -z "${DOMFS_EXPECT_TAKEOVER:-}" ] && grep -q ': taking its connection over' "$mnt.log"; then
+        echo "# a serving process of $mnt died under the test; the log:"
+        grep -B5 -A3 ': taking its connection over' "$mnt.log" | sed 's/^/#   /' | head -60
+        DOMFS_DAEMON_FAILED=1
+    fi
     return 0
 }
 

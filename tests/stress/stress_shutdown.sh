@@ -19,7 +19,7 @@ for h in $(seq 1 "$HOSTS"); do args+=(-c "h$h=test://$TEST_TMP/node.xml"); done
 M=$TEST_TMP/m
 for round in 1 2 3 4 5; do
     if ! domfs_mount "$M" "${args[@]}"; then tap_ok 1 "round $round: mount"; continue; fi
-    pid=$DOMFS_PID
+    pid=$DOMFS_SUPER_PID
     ls "$M/h1" > /dev/null
     fusermount3 -u "$M"
     for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done

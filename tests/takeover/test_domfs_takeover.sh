@@ -36,6 +36,7 @@ read -r kmaj kmin < <(uname -r | sed -E 's/^([0-9]+)\.([0-9]+).*/\1 \2/')
 if [ "$kmaj" -lt 6 ] || { [ "$kmaj" = 6 ] && [ "$kmin" -lt 9 ]; }; then
     skip_all "kernel $(uname -r) has no FUSE_NOTIFY_RESEND (6.9): requests in flight at a crash would never be answered"
 fi
+DOMFS_EXPECT_TAKEOVER=1          # the serving process is killed on purpose here
 . "$TESTS_DIR/lib/mount.sh"     # its own mount namespace, TEST_TMP, domfs_mount/umount
 
 T=$TEST_TMP
