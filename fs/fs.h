@@ -95,12 +95,20 @@ void notify_change(TreeChange *ch, void *opaque);
  * a write replies only then, so a read right after it never meets a stale page cache. */
 void notify_after(int host, void (*fn)(void *data), void *data);
 /* Invalidate INO's attributes and pages soon, from HOST's notifier thread (never from a
- * request handler). */
+ * request handler): cache hygiene, not a change (poll()ers are not woken). */
 void notify_inval_later(int host, fuse_ino_t ino);
 /* After a takeover, once serving: refresh whatever the kernel holds (see fs_notify.c). */
 void notify_takeover_sweep(void);
-/* Poll wake-ups of .domfs/events readers (fs_file.c). */
+/* ---- fs_poll.c: poll() on every file, with sysfs's semantics ---- */
+/* After every events line (tree_events_set_notify): events readers, and the files an
+ * event changes without an inode invalidation (.domfs/connection, metrics.prom). */
 void fs_events_notify(void *opaque);
+/* After every statistics fetch of HOST (tree_stats_set_notify). */
+void fs_poll_stats_notify(int host, void *opaque);
+/* INO was invalidated (its content changed): wake its poll()ers (notifier thread). */
+void fs_poll_wake_ino(fuse_ino_t ino);
+/* Forget every poll handle (shutdown). */
+void fs_poll_free(void);
 
 /* ---- fs_defer.c ---- */
 #include "fs_req.h"

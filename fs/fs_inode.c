@@ -38,6 +38,7 @@ struct FsNode {
     char *key;              /* in the parent's children: the name, or a unique key */
     uint32_t rec_flags;     /* INO_REC_* */
     bool dead;              /* restored, but its guest is gone */
+    guint64 gen;            /* bumped at each invalidation: a poll()er's "changed" */
     TreeNode tn;
     GHashTable *children;   /* key -> FsNode (weak: a child unlinks itself) */
 };
@@ -493,4 +494,23 @@ ino_count(void)
     n = g_hash_table_size(ino_by_num);
     g_mutex_unlock(&ino_lock);
     return n;
+}
+
+guint64
+ino_gen(fuse_ino_t ino)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&ino_lock);
+    FsNode *n = ino_by_num ? g_hash_table_lookup(ino_by_num, &ino) : NULL;
+
+    return n ? n->gen : 0;
+}
+
+void
+ino_bump_gen(fuse_ino_t ino)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&ino_lock);
+    FsNode *n = ino_by_num ? g_hash_table_lookup(ino_by_num, &ino) : NULL;
+
+    if (n)
+        n->gen++;
 }

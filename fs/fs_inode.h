@@ -50,3 +50,7 @@ GArray *ino_subtree(fuse_ino_t ino);
 guint ino_count(void);
 /* Start-up only (blocks): wait until TN's guest is loaded (0), or -ETIMEDOUT, -EAGAIN... */
 int ino_wait_ready(Tree *tree, const TreeNode *tn);
+/* INO's generation: bumped each time the notifier invalidates it (its content changed),
+ * so a poll() can tell a change from what the page cache served. 0 when unknown. */
+guint64 ino_gen(fuse_ino_t ino);
+void ino_bump_gen(fuse_ino_t ino);

@@ -93,11 +93,24 @@ notify_inval_later(int host, fuse_ino_t ino)
 
 /* ---- invalidating ---- */
 
+/* The kernel forgets INO's attributes and pages (cache hygiene: its content may be the
+ * same, so poll()ers are not told). */
 static void
-notify_inval_inode(fuse_ino_t ino)
+notify_forget_inode(fuse_ino_t ino)
 {
     if (fs_state.se && ino)
         fuse_lowlevel_notify_inval_inode(fs_state.se, ino, 0, 0);
+}
+
+/* INO's content changed: the kernel forgets it, then a poll()er of it learns the news. */
+static void
+notify_inval_inode(fuse_ino_t ino)
+{
+    if (!fs_state.se || !ino)
+        return;
+    notify_forget_inode(ino);
+    ino_bump_gen(ino);
+    fs_poll_wake_ino(ino);
 }
 
 static void
@@ -320,7 +333,7 @@ notify_main(gpointer data)
         if (it->after_fn)
             it->after_fn(it->after_data);
         else if (it->inval_ino)
-            notify_inval_inode(it->inval_ino);
+            notify_forget_inode(it->inval_ino);
         else if (it->change)
             notify_process(fs_tree(), it->change);
         tree_change_unref(it->change);

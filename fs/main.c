@@ -345,6 +345,7 @@ main_shutdown(Tree *t)
     g_atomic_pointer_set(&fs_state.tree, NULL);
     notify_stop();
     /* open files first: a console.log handle closes into its log, which tree_free frees */
+    fs_poll_free();
     fs_files_free();
     tree_free(t);
     ino_table_free();
@@ -391,6 +392,7 @@ main_server(Takeover *tk, FsOptions *o)
     }
     g_atomic_pointer_set(&fs_state.tree, t);
     tree_events_set_notify(t, fs_events_notify, NULL);
+    tree_stats_set_notify(t, fs_poll_stats_notify, NULL);
     /* an upgrade: the old server serves until here, then stops */
     if (takeover_wait_turn(tk) == 0) {
         main_open_store(tk);

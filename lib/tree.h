@@ -204,8 +204,16 @@ int tree_file_wait(TreeFile *f, Completion *comp);
 void tree_file_unwait(TreeFile *f, Completion *comp);
 /* Whether a read would return something now (poll). */
 bool tree_file_readable(TreeFile *f);
-/* The snapshot a content file was rendered from (NULL when not from a snapshot). */
+/* The snapshot a content file was last rendered from (a new reference; NULL when not
+ * from a snapshot). */
 DomInfo *tree_file_snap(TreeFile *f);
+TreeFlavor tree_file_flavor(TreeFile *f);
+/* poll()'s question, sysfs's semantics: does the file hold something its reader has not
+ * seen? Content files: what a read at offset 0 would render now differs from the last
+ * rendering (true when the node is gone); console.log: the guest printed beyond what this
+ * handle read; events: a line is readable. (Page-cached snapshot files are judged by fs/,
+ * which knows what the kernel's cache holds.) */
+bool tree_file_changed(TreeFile *f);
 bool tree_file_is_events(TreeFile *f);
 
 /* ---- writes ---- */

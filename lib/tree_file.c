@@ -28,11 +28,13 @@ struct TreeFile {
     TreeFileKind kind;
     int flags;
     uid_t uid;
-    GBytes *content;         /* FILE_CONTENT */
+    GMutex lock;             /* guards content, snap, read_end, read_any and waits */
+    GBytes *content;         /* FILE_CONTENT: rendered at open and at each read at 0 */
     DomInfo *snap;           /* the snapshot CONTENT was rendered from, if any */
     ConsHandle *console;     /* FILE_CONSOLE; NULL: no log (an empty file) */
+    uint64_t read_end;       /* FILE_CONSOLE: the end of what reads returned */
+    bool read_any;           /* FILE_CONSOLE: a read happened (the handle has its origin) */
     EvReader *events;        /* FILE_EVENTS */
-    GMutex lock;             /* guards waits */
     GPtrArray *waits;        /* TreeFileWait *, reads waiting for a line */
 };
 
@@ -76,15 +78,17 @@ tree_file_unref(TreeFile *f)
 
 /* ---- opening ---- */
 
+/* F's content as it stands now (and the snapshot it comes from, if any). */
 static int
-tree_open_content(Tree *t, TreeFile *f)
+tree_render_now(Tree *t, TreeFile *f, GBytes **content, DomInfo **snap)
 {
     g_autoptr(GString) s = g_string_new(NULL);
     int ret;
 
+    *snap = NULL;
     switch (f->attr.flavor) {
     case TF_METRICS:
-        f->content = metrics_get(t->metrics, t->hosts, t->n_hosts, f->node.conn);
+        *content = metrics_get(t->metrics, t->hosts, t->n_hosts, f->node.conn);
         return 0;
     case TF_CONNECTION:
         tree_connection_text(t, f->node.conn, s);
@@ -94,13 +98,22 @@ tree_open_content(Tree *t, TreeFile *f)
             return ret;
         break;
     default:
-        if ((ret = tree_snap(t, &f->node, &f->snap)) < 0 ||
-            (ret = tree_render(f->snap, &f->node, s)) < 0)
+        if ((ret = tree_snap(t, &f->node, snap)) < 0)
             return ret;
+        if ((ret = tree_render(*snap, &f->node, s)) < 0) {
+            g_clear_pointer(snap, dom_info_unref);
+            return ret;
+        }
         break;
     }
-    f->content = g_bytes_new(s->str, s->len);
+    *content = g_bytes_new(s->str, s->len);
     return 0;
+}
+
+static int
+tree_open_content(Tree *t, TreeFile *f)
+{
+    return tree_render_now(t, f, &f->content, &f->snap);
 }
 
 /* MARK (NULL: a fresh open) is where a handle of another process stood (takeover). */
@@ -147,8 +160,10 @@ tree_open_kind(Tree *t, TreeFile *f, const TreeFileRestore *rs, TreeOpenInfo *in
     default:
         f->kind = FILE_CONTENT;
         ret = tree_open_content(t, f);
-        /* a read-only snapshot file is what the kernel may keep (invalidated on change) */
-        info->keep_cache = f->attr.flavor == TF_SNAPSHOT && !f->attr.writable;
+        /* a snapshot file opened for reading is what the kernel may keep: the notifier
+         * invalidates it on every change, and after every write to it (fs/) */
+        info->keep_cache = f->attr.flavor == TF_SNAPSHOT &&
+                           (f->flags & O_ACCMODE) == O_RDONLY;
         info->direct_io = !info->keep_cache;
         break;
     }
@@ -196,24 +211,67 @@ tree_open(Tree *t, const TreeNode *n, int flags, const TreeCaller *who, TreeFile
 
 /* ---- reading ---- */
 
+/* A read at offset 0 renders the file again (seq_file's rule: reading from the start
+ * shows what is true now, so lseek(0) + read after poll() gives the new value); reads at
+ * other offsets continue the same rendering, so one pass sees one value. */
+static ssize_t
+tree_file_read_content(TreeFile *f, uint64_t off, char *buf, size_t size)
+{
+    g_autoptr(GBytes) content = NULL;
+    g_autoptr(DomInfo) snap = NULL;
+    const char *bytes;
+    gsize len;
+    int ret;
+
+    if (off == 0) {
+        if ((ret = tree_render_now(f->tree, f, &content, &snap)) < 0)
+            return ret;
+        g_mutex_lock(&f->lock);
+        g_bytes_unref(f->content);
+        f->content = g_bytes_ref(content);
+        dom_info_unref(f->snap);
+        f->snap = g_steal_pointer(&snap);
+        g_mutex_unlock(&f->lock);
+    } else {
+        g_mutex_lock(&f->lock);
+        content = g_bytes_ref(f->content);
+        g_mutex_unlock(&f->lock);
+    }
+    bytes = g_bytes_get_data(content, &len);
+    if (off >= len)
+        return 0;
+    size = MIN((uint64_t)size, len - off);
+    memcpy(buf, bytes + off, size);
+    return (ssize_t)size;
+}
+
+static ssize_t
+tree_file_read_console(TreeFile *f, uint64_t off, char *buf, size_t size)
+{
+    ssize_t n = f->console ? cons_read(f->console, off, buf, size) : 0;
+
+    if (n >= 0) {
+        g_mutex_lock(&f->lock);
+        f->read_any = true;
+        f->read_end = MAX(f->read_end, off + (uint64_t)n);
+        g_mutex_unlock(&f->lock);
+    }
+    return n;
+}
+
 ssize_t
 tree_file_read(TreeFile *f, uint64_t off, char *buf, size_t size, const char **data)
 {
-    gsize len;
-    const char *bytes;
     size_t n;
 
     size = MIN(size, (size_t)DOMFS_READ_MAX);
+    *data = buf;
     switch (f->kind) {
     case FILE_CONTENT:
-        bytes = g_bytes_get_data(f->content, &len);
-        *data = bytes + MIN(off, (uint64_t)len);
-        return off >= len ? 0 : (ssize_t)MIN((uint64_t)size, len - off);
+        return tree_file_read_content(f, off, buf, size);
     case FILE_CONSOLE:
-        *data = buf;
-        return f->console ? cons_read(f->console, off, buf, size) : 0;
+        return tree_file_read_console(f, off, buf, size);
     case FILE_EVENTS:
-        *data = buf;
         n = ev_reader_read(f->events, buf, size);
         return n ? (ssize_t)n : -EAGAIN;
     }
@@ -235,7 +293,53 @@ tree_file_is_events(TreeFile *f)
 DomInfo *
 tree_file_snap(TreeFile *f)
 {
-    return f->snap;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&f->lock);
+
+    return f->snap ? dom_info_ref(f->snap) : NULL;
+}
+
+TreeFlavor
+tree_file_flavor(TreeFile *f)
+{
+    return f->attr.flavor;
+}
+
+/* Has the guest's console printed beyond what this handle read? */
+static bool
+tree_file_console_grew(TreeFile *f)
+{
+    uint64_t end;
+    char c;
+
+    g_mutex_lock(&f->lock);
+    end = f->read_end;
+    if (!f->read_any || !f->console) {
+        g_mutex_unlock(&f->lock);
+        return false;   /* a handle that never read has no origin yet: nothing to compare */
+    }
+    g_mutex_unlock(&f->lock);
+    return cons_read(f->console, end, &c, 1) > 0;
+}
+
+bool
+tree_file_changed(TreeFile *f)
+{
+    g_autoptr(GBytes) now = NULL;
+    g_autoptr(DomInfo) snap = NULL;
+    g_autoptr(GMutexLocker) locker = NULL;
+
+    switch (f->kind) {
+    case FILE_EVENTS:
+        return ev_reader_ready(f->events);
+    case FILE_CONSOLE:
+        return tree_file_console_grew(f);
+    case FILE_CONTENT:
+        break;
+    }
+    if (tree_render_now(f->tree, f, &now, &snap) < 0)
+        return true;   /* gone: what a reader has is stale */
+    locker = g_mutex_locker_new(&f->lock);
+    return now != f->content && !g_bytes_equal(now, f->content);
 }
 
 /* ---- waiting for a line ---- */

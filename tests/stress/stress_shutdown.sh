@@ -14,7 +14,8 @@ GUESTS=${STRESS_SHUTDOWN_GUESTS:-800}
     done
     echo "</node>"
 } > "$TEST_TMP/node.xml"
-args=()
+# (opening a node file parses it: 12 of them take a while on 2 cores under ASan)
+args=(-o timeout=120)
 for h in $(seq 1 "$HOSTS"); do args+=(-c "h$h=test://$TEST_TMP/node.xml"); done
 M=$TEST_TMP/m
 for round in 1 2 3 4 5; do
