@@ -21,6 +21,8 @@ struct DomCache {
     GHashTable *by_uuid;   /* uuid (owned by the value) -> DomInfo (ref) */
     GHashTable *by_dir;    /* dirname (owned by the value) -> DomInfo (borrowed) */
     GHashTable *groups;    /* escaped name (owned) -> GPtrArray of uuid strings (owned) */
+    GHashTable *multi;     /* the escaped names (owned) whose group has more than one guest */
+    GHashTable *suffixed;  /* uuids (owned) whose published dirname is not their escaped name */
     guint64 serial;
     atomic_uint_fast64_t tickets;   /* last ticket handed out */
     DomCacheListener fn;
@@ -42,6 +44,8 @@ dom_cache_new(DomCacheListener fn, void *opaque)
     c->by_dir = g_hash_table_new(g_str_hash, g_str_equal);
     c->groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify)g_ptr_array_unref);
+    c->multi = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    c->suffixed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     c->waiters = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify)g_ptr_array_unref);
     c->fn = fn;
@@ -55,6 +59,8 @@ dom_cache_free(DomCache *c)
     if (!c)
         return;
     g_hash_table_destroy(c->waiters);
+    g_hash_table_destroy(c->suffixed);
+    g_hash_table_destroy(c->multi);
     g_hash_table_destroy(c->groups);
     g_hash_table_destroy(c->by_dir);
     g_hash_table_destroy(c->by_uuid);
@@ -214,40 +220,41 @@ dom_cache_cmp_str(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Add or remove UUID in the group of BASE; TRUE when the set of bases changed. */
-static gboolean
+/* Add or remove UUID in the group of BASE (and keep c->multi, the groups of several). */
+static void
 dom_cache_group_edit(DomCache *c, const char *base, const char *uuid, gboolean add)
 {
     GPtrArray *g = g_hash_table_lookup(c->groups, base);
 
     if (add) {
-        gboolean created = g == NULL;
-
         if (!g) {
             g = g_ptr_array_new_with_free_func(g_free);
             g_hash_table_insert(c->groups, g_strdup(base), g);
         }
         g_ptr_array_add(g, g_strdup(uuid));
         g_ptr_array_sort(g, dom_cache_cmp_str);
-        return created;
+        if (g->len == 2)
+            g_hash_table_add(c->multi, g_strdup(base));
+        return;
     }
     if (!g)
-        return FALSE;
+        return;
     for (guint i = 0; i < g->len; i++) {
         if (strcmp(g_ptr_array_index(g, i), uuid) == 0) {
             g_ptr_array_remove_index(g, i);
             break;
         }
     }
-    if (g->len > 0)
-        return FALSE;
-    g_hash_table_remove(c->groups, base);
-    return TRUE;
+    if (g->len < 2)
+        g_hash_table_remove(c->multi, base);
+    if (g->len == 0)
+        g_hash_table_remove(c->groups, base);
 }
 
 /* The names every guest should have now: uuid -> dirname, for the members of groups with
  * more than one guest (a guest alone in its group is named by its base). Generated names
- * skip every base and every name generated before them (groups in base order). */
+ * skip every base and every name generated before them (groups in base order). Costs the
+ * colliding guests only (c->multi), not the whole cache: a put stays O(1) at start-up. */
 static GHashTable *
 dom_cache_collision_names(DomCache *c)
 {
@@ -257,11 +264,9 @@ dom_cache_collision_names(DomCache *c)
     GHashTableIter it;
     gpointer k, v;
 
-    g_hash_table_iter_init(&it, c->groups);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        if (((GPtrArray *)v)->len > 1)
-            g_ptr_array_add(bases, k);
-    }
+    g_hash_table_iter_init(&it, c->multi);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_ptr_array_add(bases, k);
     g_ptr_array_sort(bases, dom_cache_cmp_str);
     for (guint b = 0; b < bases->len; b++) {
         const char *base = g_ptr_array_index(bases, b);
@@ -320,6 +325,18 @@ dom_pending_add(GArray *batch, DomInfo *old_info, DomInfo *new_info, const char 
     g_array_append_val(batch, x);
 }
 
+/* With the table lock held for writing: remember whether D is named with a suffix. */
+static void
+dom_cache_note_suffixed(DomCache *c, const DomInfo *d)
+{
+    g_autofree char *base = name_escape(d->name);
+
+    if (strcmp(base, d->dirname) != 0)
+        g_hash_table_add(c->suffixed, g_strdup(d->uuid));
+    else
+        g_hash_table_remove(c->suffixed, d->uuid);
+}
+
 /* With the update mutex held: swap every change of BATCH into the tables at once (so no
  * two guests ever share a directory name, even during a rename), then tell the listener
  * in order. Returns the waiters to complete once the mutex is released. */
@@ -334,8 +351,10 @@ dom_cache_commit(DomCache *c, GArray *batch)
 
         if (x->old_info && g_hash_table_lookup(c->by_dir, x->old_info->dirname) == x->old_info)
             g_hash_table_remove(c->by_dir, x->old_info->dirname);
-        if (x->old_info && !x->new_info)
+        if (x->old_info && !x->new_info) {
+            g_hash_table_remove(c->suffixed, x->old_info->uuid);
             g_hash_table_remove(c->by_uuid, x->old_info->uuid);
+        }
     }
     for (guint i = 0; i < batch->len; i++) {
         DomPending *x = &g_array_index(batch, DomPending, i);
@@ -344,6 +363,7 @@ dom_cache_commit(DomCache *c, GArray *batch)
             continue;
         g_hash_table_replace(c->by_uuid, x->new_info->uuid, dom_info_ref(x->new_info));
         g_hash_table_insert(c->by_dir, x->new_info->dirname, x->new_info);
+        dom_cache_note_suffixed(c, x->new_info);
     }
     c->serial += batch->len;
     g_rw_lock_writer_unlock(&c->lock);
@@ -366,8 +386,30 @@ dom_cache_commit(DomCache *c, GArray *batch)
     return done;
 }
 
+/* With the update mutex held: queue the rename of UUID to WANT into BATCH if its name is
+ * not WANT already (WANT NULL: its escaped name). */
+static void
+dom_cache_rename_to(DomCache *c, const char *uuid, const char *want, GArray *batch)
+{
+    DomInfo *d = g_hash_table_lookup(c->by_uuid, uuid);
+    g_autofree char *base = NULL;
+    DomInfo *n;
+
+    if (!d)
+        return;
+    if (!want)
+        want = base = name_escape(d->name);
+    if (strcmp(want, d->dirname) == 0)
+        return;
+    n = dom_info_copy(d);
+    g_free(n->dirname);
+    n->dirname = g_strdup(want);
+    dom_pending_add(batch, d, n, NULL, NULL);
+}
+
 /* With the update mutex held: the renames the group change implies, into BATCH (SELF, the
- * uuid being changed, is left out: its caller names it). */
+ * uuid being changed, is left out: its caller names it). Only guests in a collision group
+ * or named with a suffix now can change name. */
 static void
 dom_cache_renames(DomCache *c, const char *self, GArray *batch)
 {
@@ -375,23 +417,15 @@ dom_cache_renames(DomCache *c, const char *self, GArray *batch)
     GHashTableIter it;
     gpointer k, v;
 
-    g_hash_table_iter_init(&it, c->by_uuid);
+    g_hash_table_iter_init(&it, names);
     while (g_hash_table_iter_next(&it, &k, &v)) {
-        DomInfo *d = v;
-        const char *want = g_hash_table_lookup(names, k);
-        g_autofree char *base = NULL;
-        DomInfo *n;
-
-        if (self && strcmp(k, self) == 0)
-            continue;
-        if (!want)
-            want = base = name_escape(d->name);
-        if (strcmp(want, d->dirname) == 0)
-            continue;
-        n = dom_info_copy(d);
-        g_free(n->dirname);
-        n->dirname = g_strdup(want);
-        dom_pending_add(batch, d, n, NULL, NULL);
+        if (!self || strcmp(k, self) != 0)
+            dom_cache_rename_to(c, k, v, batch);
+    }
+    g_hash_table_iter_init(&it, c->suffixed);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if ((!self || strcmp(k, self) != 0) && !g_hash_table_contains(names, k))
+            dom_cache_rename_to(c, k, NULL, batch);
     }
 }
 
