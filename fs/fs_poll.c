@@ -18,8 +18,12 @@
  * thread after each fetch, the events streams after each line. A woken handle is
  * notified once and dropped; the kernel polls again, registering a new one.
  *
- * Locking: fs_poll_lock guards fs_pollers; taken before an FsFile's ph_lock. Nothing that
- * renders is called with either held. */
+ * The pollers are indexed so that a wake-up costs what it wakes, not what is polled (a
+ * watcher of 10000 `state` files): by inode for the notifier, and the few that are not
+ * snapshot files apart for the event and statistics wake-ups.
+ *
+ * Locking: fs_poll_lock guards the three tables; taken before an FsFile's ph_lock. Nothing
+ * that renders is called with either held. */
 #define G_LOG_DOMAIN "domfs-fs"
 
 #include <poll.h>
@@ -30,8 +34,50 @@
 /* How often a polled console.log is looked at (virtlogd's files give no event). */
 #define FS_POLL_CONSOLE_US (250 * G_TIME_SPAN_MILLISECOND)
 
-static GMutex fs_poll_lock;        /* guards fs_pollers */
+static GMutex fs_poll_lock;        /* guards the three tables below */
 static GHashTable *fs_pollers;     /* FsFile * (a reference) with a poll handle */
+static GHashTable *fs_pollers_ino; /* inode -> GPtrArray of those FsFile * (borrowed) */
+static GHashTable *fs_pollers_live;/* those that are not snapshot files (borrowed) */
+
+/* ---- the tables (fs_poll_lock held) ---- */
+
+static void
+fs_poll_tables_add(FsFile *f)
+{
+    GPtrArray *list;
+
+    if (!fs_pollers) {
+        fs_pollers = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+                                           (GDestroyNotify)fs_file_unref, NULL);
+        fs_pollers_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+                                               (GDestroyNotify)g_ptr_array_unref);
+        fs_pollers_live = g_hash_table_new(g_direct_hash, g_direct_equal);
+    }
+    g_hash_table_add(fs_pollers, fs_file_ref(f));
+    if (!(list = g_hash_table_lookup(fs_pollers_ino, &f->ino))) {
+        list = g_ptr_array_new();
+        g_hash_table_insert(fs_pollers_ino, g_memdup2(&f->ino, sizeof(gint64)), list);
+    }
+    g_ptr_array_add(list, f);
+    if (tree_file_flavor(f->tf) != TF_SNAPSHOT)
+        g_hash_table_add(fs_pollers_live, f);
+}
+
+static void
+fs_poll_tables_remove(FsFile *f)
+{
+    GPtrArray *list;
+
+    if (!fs_pollers || !g_hash_table_contains(fs_pollers, f))
+        return;
+    g_hash_table_remove(fs_pollers_live, f);
+    if ((list = g_hash_table_lookup(fs_pollers_ino, &f->ino))) {
+        g_ptr_array_remove_fast(list, f);
+        if (list->len == 0)
+            g_hash_table_remove(fs_pollers_ino, &f->ino);
+    }
+    g_hash_table_remove(fs_pollers, f);   /* drops the reference: last */
+}
 
 /* ---- what changed ---- */
 
@@ -71,8 +117,7 @@ fs_poll_fire(FsFile *f)
     struct fuse_pollhandle *ph;
 
     g_mutex_lock(&fs_poll_lock);
-    if (fs_pollers)
-        g_hash_table_remove(fs_pollers, f);
+    fs_poll_tables_remove(f);
     g_mutex_unlock(&fs_poll_lock);
     g_mutex_lock(&f->ph_lock);
     ph = g_steal_pointer(&f->ph);
@@ -85,18 +130,29 @@ fs_poll_fire(FsFile *f)
 
 typedef bool (*FsPollPick)(FsFile *f, const void *arg);
 
-/* The pollers PICK chooses (new references), taken under the lock, judged outside it. */
+/* The pollers of inode INO (PICK NULL), or the non-snapshot pollers PICK chooses: new
+ * references, taken under the lock, judged outside it. */
 static GPtrArray *
-fs_poll_pick(FsPollPick pick, const void *arg)
+fs_poll_pick(FsPollPick pick, const void *arg, fuse_ino_t ino)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)fs_file_unref);
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs_poll_lock);
     GHashTableIter it;
+    GPtrArray *list;
     gpointer k;
 
     if (!fs_pollers)
         return out;
-    g_hash_table_iter_init(&it, fs_pollers);
+    if (!pick) {
+        gint64 key = (gint64)ino;
+
+        if ((list = g_hash_table_lookup(fs_pollers_ino, &key))) {
+            for (guint i = 0; i < list->len; i++)
+                g_ptr_array_add(out, fs_file_ref(g_ptr_array_index(list, i)));
+        }
+        return out;
+    }
+    g_hash_table_iter_init(&it, fs_pollers_live);
     while (g_hash_table_iter_next(&it, &k, NULL)) {
         if (pick(k, arg))
             g_ptr_array_add(out, fs_file_ref(k));
@@ -104,10 +160,12 @@ fs_poll_pick(FsPollPick pick, const void *arg)
     return out;
 }
 
+/* Wake the pollers of inode INO (PICK NULL), or the live pollers PICK chooses, that
+ * changed. */
 static void
-fs_poll_wake(FsPollPick pick, const void *arg)
+fs_poll_wake(FsPollPick pick, const void *arg, fuse_ino_t ino)
 {
-    g_autoptr(GPtrArray) list = fs_poll_pick(pick, arg);
+    g_autoptr(GPtrArray) list = fs_poll_pick(pick, arg, ino);
 
     for (guint i = 0; i < list->len; i++) {
         FsFile *f = g_ptr_array_index(list, i);
@@ -118,16 +176,10 @@ fs_poll_wake(FsPollPick pick, const void *arg)
     }
 }
 
-static bool
-fs_poll_pick_ino(FsFile *f, const void *arg)
-{
-    return f->ino == *(const fuse_ino_t *)arg;
-}
-
 void
 fs_poll_wake_ino(fuse_ino_t ino)
 {
-    fs_poll_wake(fs_poll_pick_ino, &ino);
+    fs_poll_wake(NULL, NULL, ino);
 }
 
 /* Events readers, and what an event changes without invalidating an inode. */
@@ -142,7 +194,7 @@ fs_poll_pick_event(FsFile *f, const void *arg)
 void
 fs_events_notify(void *opaque)
 {
-    fs_poll_wake(fs_poll_pick_event, NULL);
+    fs_poll_wake(fs_poll_pick_event, NULL, 0);
 }
 
 static bool
@@ -156,7 +208,7 @@ fs_poll_pick_stats(FsFile *f, const void *arg)
 void
 fs_poll_stats_notify(int host, void *opaque)
 {
-    fs_poll_wake(fs_poll_pick_stats, &host);
+    fs_poll_wake(fs_poll_pick_stats, &host, 0);
 }
 
 /* ---- console.log: looked at while polled ---- */
@@ -200,12 +252,9 @@ fs_poll_register(FsFile *f, struct fuse_pollhandle *ph)
     bool first;
 
     g_mutex_lock(&fs_poll_lock);
-    if (!fs_pollers)
-        fs_pollers = g_hash_table_new_full(g_direct_hash, g_direct_equal,
-                                           (GDestroyNotify)fs_file_unref, NULL);
-    first = !g_hash_table_contains(fs_pollers, f);
+    first = !fs_pollers || !g_hash_table_contains(fs_pollers, f);
     if (first)
-        g_hash_table_add(fs_pollers, fs_file_ref(f));
+        fs_poll_tables_add(f);
     g_mutex_lock(&f->ph_lock);
     old = f->ph;
     f->ph = ph;
@@ -245,8 +294,7 @@ fs_poll_forget(FsFile *f)
     struct fuse_pollhandle *ph;
 
     g_mutex_lock(&fs_poll_lock);
-    if (fs_pollers)
-        g_hash_table_remove(fs_pollers, f);
+    fs_poll_tables_remove(f);
     g_mutex_unlock(&fs_poll_lock);
     g_mutex_lock(&f->ph_lock);
     ph = g_steal_pointer(&f->ph);
@@ -259,6 +307,8 @@ void
 fs_poll_free(void)
 {
     g_mutex_lock(&fs_poll_lock);
+    g_clear_pointer(&fs_pollers_live, g_hash_table_destroy);
+    g_clear_pointer(&fs_pollers_ino, g_hash_table_destroy);
     g_clear_pointer(&fs_pollers, g_hash_table_destroy);
     g_mutex_unlock(&fs_poll_lock);
 }

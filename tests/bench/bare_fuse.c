@@ -1,25 +1,53 @@
 /* bare_fuse.c - the raw FUSE baseline: a low-level daemon serving one file, "state"
  * ("running\n"), with domfs's settings for it (long entry/attribute timeouts, the same
  * multi-threaded loop). `bare_fuse MNT direct` opens it with direct_io like domfs's
- * writable files; `bare_fuse MNT cached` with keep_cache like its read-only files.
+ * writable files; `bare_fuse MNT cached` with keep_cache like its read-only files (and
+ * like domfs's read-only opens of state). With `fleet`, the root also holds a directory
+ * gNNNNN/ with its own "state" for every name of that form looked up: the same paths as a
+ * domfs fleet mount, for an agent pass against the floor, side by side.
  * It answers only lookup, getattr, open, read and readdir: whatever else is ENOSYS. */
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static const char content[] = "running\n";
 static int direct;
+static int fleet;
+
+/* inodes: 1 the root, 2 its state; fleet: 4 + 2n the directory gNNNNN (n), 5 + 2n its
+ * state */
+static int
+bare_is_dir(fuse_ino_t ino)
+{
+    return ino == 1 || (ino >= 4 && ino % 2 == 0);
+}
 
 static void
 bare_stat(fuse_ino_t ino, struct stat *st)
 {
     memset(st, 0, sizeof(*st));
     st->st_ino = ino;
-    st->st_mode = ino == 1 ? S_IFDIR | 0755 : S_IFREG | 0644;
-    st->st_nlink = ino == 1 ? 2 : 1;
-    st->st_size = ino == 1 ? 0 : (off_t)strlen(content);
+    st->st_mode = bare_is_dir(ino) ? S_IFDIR | 0755 : S_IFREG | 0644;
+    st->st_nlink = bare_is_dir(ino) ? 2 : 1;
+    st->st_size = bare_is_dir(ino) ? 0 : (off_t)strlen(content);
+}
+
+/* The inode of NAME in PARENT, or 0. */
+static fuse_ino_t
+bare_child(fuse_ino_t parent, const char *name)
+{
+    char *end;
+    unsigned long n;
+
+    if (strcmp(name, "state") == 0)
+        return parent == 1 ? 2 : bare_is_dir(parent) ? parent + 1 : 0;
+    if (!fleet || parent != 1 || name[0] != 'g' || name[1] < '0' || name[1] > '9')
+        return 0;
+    n = strtoul(name + 1, &end, 10);
+    return *end == '\0' && end - name == 6 ? 4 + 2 * (fuse_ino_t)n : 0;
 }
 
 static void
@@ -27,12 +55,11 @@ bare_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct fuse_entry_param e = { .attr_timeout = 86400, .entry_timeout = 86400 };
 
-    if (parent != 1 || strcmp(name, "state") != 0) {
+    if (!(e.ino = bare_child(parent, name))) {
         fuse_reply_err(req, ENOENT);
         return;
     }
-    e.ino = 2;
-    bare_stat(2, &e.attr);
+    bare_stat(e.ino, &e.attr);
     fuse_reply_entry(req, &e);
 }
 
@@ -89,11 +116,12 @@ main(int argc, char **argv)
     struct fuse_session *se;
     int ret;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: bare_fuse MOUNTPOINT direct|cached\n");
+    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "fleet") != 0)) {
+        fprintf(stderr, "usage: bare_fuse MOUNTPOINT direct|cached [fleet]\n");
         return 2;
     }
     direct = strcmp(argv[2], "direct") == 0;
+    fleet = argc == 4;
     if (!(se = fuse_session_new(&args, &ops, sizeof(ops), NULL)) ||
         fuse_session_mount(se, argv[1]) != 0)
         return 1;
