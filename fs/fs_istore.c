@@ -29,6 +29,13 @@
 #define ISTORE_MAX_REGION_BYTES (1ull << 34)
 #define ISTORE_STATE_BROKEN (1ull << 63)
 #define ISTORE_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+/* Compact once the log is this many times what the last compaction (or load) left, and at
+ * least ISTORE_COMPACT_MIN_BYTES: what the store's pages cost in memory (a shared mapping
+ * counts in the resident set of the server and of the supervisor) stays a small multiple
+ * of the live set, however many handles come and go, while each record is still copied a
+ * bounded number of times on average. */
+#define ISTORE_COMPACT_FACTOR 4u
+#define ISTORE_COMPACT_MIN_BYTES (1u << 20)
 
 enum {
     ISTORE_REC_NODE = 1,     /* u64 ino, parent, nlookup; u32 flags, name_len; name */
@@ -89,6 +96,7 @@ struct Istore {
     unsigned active;
     uint64_t generation;
     uint64_t off;            /* next record, from the active region's first record */
+    uint64_t base_off;       /* off after the last compaction or load */
     uint64_t seq;
     GHashTable *nodes;       /* &ino -> IstoreNodeEnt */
     GHashTable *handles;     /* &fh -> IstoreHandleEnt */
@@ -298,6 +306,7 @@ istore_replay(Istore *st)
         seq++;
     }
     st->off = off;
+    st->base_off = off;
     st->seq = seq;
 }
 
@@ -402,6 +411,7 @@ istore_compact(Istore *st)
     st->active = r;
     st->generation = gen;
     st->off = off;
+    st->base_off = off;
     st->seq = seq;
     st->compactions++;
     return 0;
@@ -422,6 +432,10 @@ istore_append(Istore *st, uint16_t type, const void *a, size_t alen, const void 
 {
     if (st->broken)
         return -ENOSPC;
+    /* early, while there is room: a failure is no loss then (the log goes on) */
+    if (st->off > MAX((uint64_t)ISTORE_COMPACT_MIN_BYTES, ISTORE_COMPACT_FACTOR * st->base_off) &&
+        istore_compact(st) < 0)
+        st->base_off = st->off;   /* not again before the log has grown as much again */
     if (istore_write_rec(st, st->active, st->generation, &st->off, &st->seq, type, a, alen,
                          b, blen))
         return 0;
