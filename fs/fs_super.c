@@ -155,7 +155,7 @@ super_recv(int ctl, TakeoverMsg *m, int *fd)
 /* ---- children ---- */
 
 /* In the forked child: descriptors to 3, 4, 5 (via high numbers: a source may already
- * sit on a target), default signals, exec. */
+ * sit on a target), default signals, exec (the first child: cfg->first_child). */
 static void G_GNUC_NORETURN
 super_exec_child(Super *s, int ctl)
 {
@@ -177,6 +177,12 @@ super_exec_child(Super *s, int ctl)
     /* nothing else the supervisor inherited (a test harness's pipes, ...) */
     close_range(TAKEOVER_FD_FUSE + 1, ~0u, 0);
     setenv(TAKEOVER_ENV, "1", 1);
+    if (s->generation == 1 && s->cfg->first_child) {
+        int ret = s->cfg->first_child(s->cfg->first_child_opaque);
+
+        fflush(NULL);
+        _exit(ret);
+    }
     execv(s->cfg->exe, s->cfg->argv);
     fprintf(stderr, "domfs: supervisor: cannot run %s: %s\n", s->cfg->exe, strerror(errno));
     _exit(127);

@@ -201,8 +201,19 @@ main_open_tree(const FsOptions *o)
 /* Become the supervisor (see fs_super.h): its children run this binary with the same
  * command line, the mount point made absolute (later ones run in /). Returns the exit
  * status (the background's parent exits in super_daemonize). */
+static int main_server(Takeover *tk, FsOptions *o);
+
+/* The first serving process, forked by the supervisor without an exec (fs_super.h). */
 static int
-main_supervise(int argc, char **argv, const FsOptions *o)
+main_first_child(void *opaque)
+{
+    Takeover *tk = takeover_attach();
+
+    return tk ? main_server(tk, opaque) : 1;
+}
+
+static int
+main_supervise(int argc, char **argv, FsOptions *o)
 {
     g_autofree char *exe = super_resolve_exe();
     g_autofree char *mnt = realpath(o->mountpoint, NULL);
@@ -219,7 +230,11 @@ main_supervise(int argc, char **argv, const FsOptions *o)
         g_ptr_array_add(av, i == o->mountpoint_arg ? mnt : argv[i]);
     g_ptr_array_add(av, NULL);
     sc = (SuperConfig){ .exe = exe, .argv = (char *const *)av->pdata, .mountpoint = mnt,
-                        .foreground = o->foreground };
+                        .foreground = o->foreground, .first_child = main_first_child,
+                        .first_child_opaque = o };
+    /* the first child runs with these options: the mount point as its exec would see it */
+    g_free(o->mountpoint);
+    o->mountpoint = g_strdup(mnt);
     if (o->foreground)
         return super_run(&sc, -1);
     ret = super_daemonize(&sc);

@@ -42,7 +42,7 @@ conn_load_one(DomConn *c, virDomainPtr dom)
     ConnCall *call;
     char *xml;
 
-    if (virDomainGetUUIDString(dom, uuid) < 0)
+    if (dom_fetch_uuid(dom, uuid, NULL) < 0)
         return;
     before = dom_cache_get_uuid(c->cache, uuid);
     if (!before || before->loaded)

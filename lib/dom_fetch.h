@@ -6,7 +6,12 @@
 
 #include "dom_info.h"
 
-/* Every domain of VC: ListAllDomains (autostart, persistent) + GetAllDomainStats, in a
+/* DOM's UUID as a string (VIR_UUID_STRING_BUFLEN) and, when RAW, as bytes: one libvirt
+ * call (each public accessor formats the UUID for its debug log, and
+ * virDomainGetUUIDString formats it twice: at 10000 guests that was most of a start-up).
+ * 0 or -1. */
+int dom_fetch_uuid(virDomainPtr dom, char *out, unsigned char *raw);
+/* Every domain of VC: ListAllDomains (autostart, transient) + GetAllDomainStats, in a
  * constant number of calls; the snapshots are not `loaded` (no XML yet). *out: array of
  * DomInfo (no free func); *doms: their domain objects, same order (owned). 0 or -errno. */
 int dom_fetch_all(virConnectPtr vc, GPtrArray **out, GPtrArray **doms, char **errmsg);

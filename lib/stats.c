@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "dom_fetch.h"
 #include "domfs_limits.h"
 #include "stop_wait.h"
 #include "verr.h"
@@ -220,7 +221,7 @@ stats_snap_from_records(virDomainStatsRecordPtr *recs, int n, gint64 fetched)
     for (int i = 0; i < n; i++) {
         char uuid[VIR_UUID_STRING_BUFLEN];
 
-        if (virDomainGetUUIDString(recs[i]->dom, uuid) == 0)
+        if (dom_fetch_uuid(recs[i]->dom, uuid, NULL) == 0)
             g_hash_table_insert(s->by_uuid, g_strdup(uuid), stats_dom(recs[i]));
     }
     return s;
