@@ -9,6 +9,7 @@
 #include "conn_priv.h"
 
 #include <libvirt/virterror.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "cleanup.h"
@@ -100,6 +101,9 @@ conn_load_main(gpointer data)
             conn_push_job(c, CONN_JOB_REFRESH, uuid, NULL, NULL, NULL);
             g_free(uuid);
         }
+        /* a bulk load leaves much freed memory behind (every reply, every XML copy):
+         * give the free pages back now rather than keep a start-up's peak */
+        malloc_trim(0);
     }
     return NULL;
 }
