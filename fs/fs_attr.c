@@ -29,10 +29,13 @@ fs_mode(const TreeAttr *attr)
 double
 fs_attr_timeout(const TreeAttr *attr)
 {
-    if (attr->is_dir || (attr->flavor == TF_SNAPSHOT && !attr->writable))
+    /* snapshot files change only when the notifier says so (an event, or a write's
+     * invalidation before the writer gets its answer, which also undoes the size the
+     * kernel guessed from the write): a short timeout would only make every pread() of a
+     * kept-open file ask again (its count is past the size) */
+    if (attr->is_dir || attr->flavor == TF_SNAPSHOT)
         return FS_TIMEOUT_LONG;
-    /* writable files too: their size follows the domain, not the writes */
-    return attr->flavor == TF_SNAPSHOT ? 1.0 : 0.0;
+    return 0.0;
 }
 
 /* Size of a file as a read would return it now. */
