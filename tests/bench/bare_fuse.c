@@ -2,7 +2,7 @@
  * ("running\n"), with domfs's settings for it (long entry/attribute timeouts, the same
  * multi-threaded loop). `bare_fuse MNT direct` opens it with direct_io like domfs's
  * writable files; `bare_fuse MNT cached` with keep_cache like its read-only files (and
- * like domfs's read-only opens of state). With `fleet`, the root also holds a directory
+ * like domfs's read-only opens of state); both with FOPEN_NOFLUSH, as domfs. With `fleet`, the root also holds a directory
  * gNNNNN/ with its own "state" for every name of that form looked up: the same paths as a
  * domfs fleet mount, for an agent pass against the floor, side by side.
  * It answers only lookup, getattr, open, read and readdir: whatever else is ENOSYS. */
@@ -77,6 +77,7 @@ bare_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     fi->direct_io = direct;
     fi->keep_cache = !direct;
+    fi->noflush = 1;   /* as domfs: nothing to flush, no FLUSH round trip at close */
     fuse_reply_open(req, fi);
 }
 

@@ -76,7 +76,12 @@ verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 ms() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f s", v / 1000; else if (v >= 1) printf "%.1f ms", v; else printf "%.0f us", v * 1000 }'; }
 us() { awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f us", v; else printf "%.1f us", v }'; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# the resident set of the process serving the mount: `domfs -f` (PID) is its supervisor
+rss_kib() {
+    local p
+    p=$(pgrep -P "$1" -x domfs | head -1)
+    awk '/^VmRSS:/ { print $2 }' "/proc/${p:-$1}/status"
+}
 
 say "domfs fleet bench: $NH hosts x $NG guests, $(uname -r), $(nproc) CPUs, libvirt $(virsh --version), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 say "work dir $W"

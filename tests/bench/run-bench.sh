@@ -256,7 +256,7 @@ for N in $SIZES; do
     r=$(div "$rss" "$base")
     # libvirt's test driver (the whole fleet) lives inside both processes here: the
     # target is judged on the libvirtd row; this one shows what domfs adds
-    row "7 daemon RSS after an agent pass (node file)" "$N" "$(div "$rss" 1024) MiB" "list-only $(div "$base" 1024) MiB" "${r}x" "-" "(domfs adds $(div $(( rss - base )) 1024) MiB)"
+    row "7 daemon RSS after an agent pass (node file)" "$N" "$(div "$rss" 1024) MiB" "list-only $(div "$base" 1024) MiB" "${r}x" "-" "(domfs $(awk -v d=$(( rss - base )) 'BEGIN { printf "%+.2f", d / 1024 }') MiB)"
     umount_domfs "$M" "$PID"
     rm -rf "${T:?}/$N"
 done
