@@ -56,6 +56,23 @@ watch_done 4
 like "$(head -2 "$TEST_TMP/w.4" | tail -1)" '^woke 0 [0-9.]+ first\\n$' "title: the first change wakes with the first value"
 like "$WRES" '^woke 0 [0-9.]+ second\\n$' "after a re-read, the next wait blocks until the next change"
 
+# epoll: each file registered once (the way to watch many files)
+watch_start 9 --epoll 10 "$G/state"
+lvd_virsh suspend test >/dev/null
+watch_done 9
+like "$WRES" '^woke 0 [0-9.]+ paused\\n$' "epoll: a suspend wakes the set; lseek(0)+read gives paused"
+watch_start 10 --epoll 2 "$G/uuid" "$G/vcpus"
+lvd_virsh resume test >/dev/null
+watch_done 10
+is "$WRES" "timeout" "epoll: files that did not change never wake the set"
+watch_start 11 --epoll --twice 10 "$G/title" "$G/description"
+ok "a title written through the mount" bash -c "echo third > '$G/title'"
+sleep 0.5
+ok "and another one" bash -c "echo fourth > '$G/title'"
+watch_done 11
+like "$(head -2 "$TEST_TMP/w.11" | tail -1)" '^woke 0 [0-9.]+ third\\n$' "epoll: the first change wakes with the first value"
+like "$WRES" '^woke 0 [0-9.]+ fourth\\n$' "epoll, level-triggered: after a re-read the set stays quiet until the next change"
+
 watch_start 5 10 "$G/reason" "$G/id" "$G/state"
 lvd_virsh destroy test >/dev/null
 watch_done 5
