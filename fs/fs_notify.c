@@ -4,11 +4,11 @@
  * are page-cached, so every change of the domain cache must be followed by invalidations.
  * FUSE forbids issuing them from inside a request handler (the kernel may hold locks the
  * notification needs), so the tree's listener only queues changes here; one thread per
- * host renders each node the kernel knows against the old and the new snapshot,
- * invalidates exactly what differs, then publishes the event line. The order (invalidate,
- * then event) is what lets a reader of .domfs/events trust the files. A thread per host:
- * an invalidation the kernel makes wait (on a directory's lock) delays that host's lines
- * only.
+ * host asks fs_diff.h what differs between the old and the new snapshot for the nodes
+ * the kernel knows, invalidates exactly that, then publishes the event line. The order
+ * (invalidate, then event) is what lets a reader of .domfs/events trust the files. A
+ * thread per host: an invalidation the kernel makes wait (on a directory's lock) delays
+ * that host's lines only.
  *
  * An invalidation waits for requests in flight on the same directory; no handler sleeps
  * (fs_req.h), so that wait is short. */
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "fs_diff.h"
 #include "fs_inode.h"
 
 typedef struct {
@@ -131,121 +132,30 @@ notify_connroot_ino(Tree *t, guint host)
     return ino_child(FUSE_ROOT_ID, tree_host_name(t, (int)host));
 }
 
-/* Invalidate entries that appeared or vanished between two listings of one directory. */
-static bool
-notify_diff_dir(fuse_ino_t ino, const TreeNode *tn, const DomInfo *a, const DomInfo *b)
-{
-    g_autoptr(GPtrArray) la = NULL;
-    g_autoptr(GPtrArray) lb = NULL;
-    g_autoptr(GHashTable) sa = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autoptr(GHashTable) sb = g_hash_table_new(g_str_hash, g_str_equal);
-    GHashTableIter it;
-    gpointer k;
-    bool changed = false;
-
-    if (tree_list_guest(a, tn, &la) < 0)
-        la = g_ptr_array_new();
-    if (tree_list_guest(b, tn, &lb) < 0)
-        lb = g_ptr_array_new();
-    for (guint i = 0; i < la->len; i++)
-        g_hash_table_add(sa, ((TreeDirent *)g_ptr_array_index(la, i))->name);
-    for (guint i = 0; i < lb->len; i++)
-        g_hash_table_add(sb, ((TreeDirent *)g_ptr_array_index(lb, i))->name);
-    /* gone ones, then new ones (a cached negative entry) */
-    for (int pass = 0; pass < 2; pass++) {
-        g_hash_table_iter_init(&it, pass ? sb : sa);
-        while (g_hash_table_iter_next(&it, &k, NULL)) {
-            if (!g_hash_table_contains(pass ? sa : sb, k)) {
-                notify_inval_entry(ino, k);
-                changed = true;
-            }
-        }
-    }
-    return changed;
-}
-
-static bool
-notify_diff_file(const TreeNode *tn, const DomInfo *a, const DomInfo *b)
-{
-    g_autoptr(GString) ca = g_string_new(NULL);
-    g_autoptr(GString) cb = g_string_new(NULL);
-    int ra = tree_render(a, tn, ca);
-    int rb = tree_render(b, tn, cb);
-
-    return ra != rb || !g_string_equal(ca, cb);
-}
-
-/* The guest kept its directory: invalidate each known node whose content changed. */
+/* Issue what fs_diff decided, in its order. */
 static void
-notify_diff_guest(fuse_ino_t guest_ino, const DomInfo *a, const DomInfo *b)
+notify_issue(const GArray *invals)
 {
-    g_autoptr(GArray) nodes = ino_subtree(guest_ino);
-    TreeNode gtn = { .kind = TN_GUEST };
+    for (guint i = 0; i < invals->len; i++) {
+        const FsDiffInval *v = &g_array_index(invals, FsDiffInval, i);
 
-    if (notify_diff_dir(guest_ino, &gtn, a, b))
-        notify_inval_inode(guest_ino);
-    for (guint i = 0; i < nodes->len; i++) {
-        FsNodeRef *r = &g_array_index(nodes, FsNodeRef, i);
-        bool changed;
-
-        if (tree_kind_is_dir(r->tn.kind))
-            changed = notify_diff_dir(r->ino, &r->tn, a, b);
-        else if (tree_kind_has_content(r->tn.kind))
-            changed = notify_diff_file(&r->tn, a, b);
+        if (v->name)
+            notify_inval_entry(v->ino, v->name);
         else
-            changed = false;
-        if (changed)
-            notify_inval_inode(r->ino);
+            notify_inval_inode(v->ino);
     }
-}
-
-/* Every known inode of a guest directory that vanished, was renamed or (re)appeared. */
-static void
-notify_inval_guest_tree(fuse_ino_t guest_ino)
-{
-    g_autoptr(GArray) nodes = NULL;
-
-    if (!guest_ino)
-        return;
-    notify_inval_inode(guest_ino);
-    nodes = ino_subtree(guest_ino);
-    for (guint i = 0; i < nodes->len; i++)
-        notify_inval_inode(g_array_index(nodes, FsNodeRef, i).ino);
-}
-
-static fuse_ino_t
-notify_guest_ino(fuse_ino_t root, const DomInfo *d)
-{
-    TreeNode tn = { .kind = TN_GUEST };
-    g_autofree char *key = NULL;
-
-    g_strlcpy(tn.uuid, tree_snap_uuid(d), sizeof(tn.uuid));
-    key = fs_inode_key(tree_snap_dirname(d), &tn);
-    return ino_child(root, key);
 }
 
 static void
 notify_process(Tree *t, TreeChange *ch)
 {
-    const char *old_dir = ch->old_info ? tree_snap_dirname(ch->old_info) : NULL;
-    const char *new_dir = ch->new_info ? tree_snap_dirname(ch->new_info) : NULL;
     fuse_ino_t root = notify_connroot_ino(t, ch->host);
-    bool renamed = old_dir && new_dir && strcmp(old_dir, new_dir) != 0;
-    fuse_ino_t guest_ino;
 
     if (root) {
-        if (old_dir && (!new_dir || renamed)) {
-            notify_inval_guest_tree(notify_guest_ino(root, ch->old_info));
-            notify_inval_entry(root, old_dir);
-        }
-        if (new_dir && (!old_dir || renamed)) {
-            notify_inval_guest_tree(notify_guest_ino(root, ch->new_info));
-            notify_inval_entry(root, new_dir);
-        }
-        if (!old_dir || !new_dir || renamed)
-            notify_inval_inode(root);
-        if (old_dir && new_dir && !renamed && (guest_ino = notify_guest_ino(root, ch->new_info)))
-            notify_diff_guest(guest_ino, ch->old_info, ch->new_info);
+        g_autoptr(GArray) invals = fs_diff_new();
+
+        fs_diff_change(root, ch->old_info, ch->new_info, invals);
+        notify_issue(invals);
     }
     if (t)
         tree_publish(t, ch);
