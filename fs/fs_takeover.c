@@ -581,7 +581,18 @@ takeover_io_read(int fd, void *buf, size_t len, void *userdata)
             takeover_reader_retire(slot);
         if (n < 0) {
             takeover_reader_state(slot, TK_READER_IDLE);
-            errno = err;        /* ENODEV: unmounted; EINTR: a signal, libfuse retries */
+            /* ENODEV: unmounted; EINTR: a signal, libfuse retries. ECONNABORTED: the
+             * connection was aborted, which Linux 6.18 also reports to a reader when an
+             * unmount meets background requests still queued (a burst of releases): the
+             * connection is gone either way, the end of the session, not a failure */
+            if (err == ECONNABORTED) {
+                static gint told;   /* every reader sees it: said once */
+
+                if (g_atomic_int_compare_and_exchange(&told, 0, 1))
+                    g_message("takeover: the kernel aborted the FUSE connection: the end");
+                err = ENODEV;
+            }
+            errno = err;
             return -1;
         }
         /* counted before this thread stops being a reader: a handover that sees no

@@ -364,8 +364,9 @@ main_loop(Takeover *tk, FsOptions *o)
                           : fuse_session_loop_mt(fs_state.se, cfg);
     fuse_loop_cfg_destroy(cfg);
     takeover_after_loop(tk);   /* a handover never comes back from here */
-    /* stopped by a signal (SIGTERM, SIGINT, SIGHUP): a normal end */
-    return ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : ret;
+    /* stopped by a signal (SIGTERM, SIGINT, SIGHUP), or the connection aborted (-d: the
+     * kernel's ECONNABORTED, see takeover_io_read): a normal end */
+    return ret == SIGTERM || ret == SIGINT || ret == SIGHUP || ret == -ECONNABORTED ? 0 : ret;
 }
 
 /* Shutdown: no new lines for the tree, the notifiers drained, then the tree goes. */
