@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "domfs_limits.h"
+
 const char *const agent_file_names[AF_N] = {
     [AF_STATUS] = "status", [AF_HOSTNAME] = "hostname", [AF_OS] = "os",
     [AF_TIMEZONE] = "timezone", [AF_USERS] = "users", [AF_FILESYSTEMS] = "filesystems",
@@ -144,7 +146,7 @@ agent_text_users(virTypedParameterPtr params, int n)
     guint64 count = 0;
 
     agent_param_u64(params, n, "user.count", &count);
-    for (guint64 i = 0; i < count && i < 4096; i++) {
+    for (guint64 i = 0; i < count && i < DOMFS_AGENT_ITEMS_MAX; i++) {
         g_autofree char *kname = g_strdup_printf("user.%" G_GUINT64_FORMAT ".name", i);
         g_autofree char *kdom = g_strdup_printf("user.%" G_GUINT64_FORMAT ".domain", i);
         g_autofree char *ktime = g_strdup_printf("user.%" G_GUINT64_FORMAT ".login-time", i);
@@ -173,7 +175,7 @@ agent_text_filesystems(virTypedParameterPtr params, int n)
     guint64 count = 0;
 
     agent_param_u64(params, n, "fs.count", &count);
-    for (guint64 i = 0; i < count && i < 4096; i++) {
+    for (guint64 i = 0; i < count && i < DOMFS_AGENT_ITEMS_MAX; i++) {
         g_autofree char *kmnt = g_strdup_printf("fs.%" G_GUINT64_FORMAT ".mountpoint", i);
         g_autofree char *ktype = g_strdup_printf("fs.%" G_GUINT64_FORMAT ".fstype", i);
         g_autofree char *ktotal = g_strdup_printf("fs.%" G_GUINT64_FORMAT ".total-bytes", i);

@@ -73,6 +73,9 @@
 /* A connected agent that did not answer is asked again after 1, 2, 4 ... passes of
  * -o agent_interval, at most this many (or at once when it reconnects). */
 #define DOMFS_AGENT_BACKOFF_MAX_PASSES 8
+/* At most this many users and filesystems an agent reports are shown (a guest's count is
+ * its own word: it never sizes a loop unbounded). */
+#define DOMFS_AGENT_ITEMS_MAX 4096
 /* Migration progress is polled this often while a migration runs. */
 #define DOMFS_MIGRATE_POLL_US (500 * G_TIME_SPAN_MILLISECOND)
 
