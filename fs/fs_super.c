@@ -2,8 +2,10 @@
  * signalfd, the control sockets of at most two children (the one serving and, during an
  * upgrade, the one preparing to) and, while no child serves, the FUSE descriptor
  * (events 0: only POLLERR, the end of the connection). Children are fork + exec of
- * cfg->exe with the descriptors of fs_tkwire.h; everything the supervisor opens itself is
- * close-on-exec.
+ * cfg->exe with the descriptors of fs_tkwire.h (the first one, at mount time, a fork that
+ * runs cfg->first_child: the supervisor is one thread, so the fork is as clean as an
+ * exec); everything the supervisor opens itself is close-on-exec, and the child closes
+ * every other descriptor either way.
  *
  * Threads and locks (for doc/threads.md): none. The supervisor is one thread in one
  * poll() loop; signals arrive through the signalfd (SIGCHLD, SIGHUP, SIGTERM, SIGINT are
