@@ -107,9 +107,14 @@ struct Istore {
     bool broken;
 };
 
-/* ---- CRC32C (Castagnoli), bytewise table ---- */
+/* ---- CRC32C (Castagnoli): the CPU's instruction where there is one, else a table ----
+ *
+ * Every record the store writes is checksummed (a lookup, an open, a release each write
+ * one): the bytewise table was a tenth of the daemon's time in an `ls -l` of 10000 guests.
+ * Both ways compute the same CRC (an old and a new binary read each other's store). */
 
 static uint32_t istore_crc_table[256];
+static bool istore_crc_use_hw;
 
 static gpointer
 istore_crc_init(gpointer unused)
@@ -121,8 +126,31 @@ istore_crc_init(gpointer unused)
             c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
         istore_crc_table[i] = c;
     }
+#if defined(__x86_64__) && defined(__GNUC__)
+    istore_crc_use_hw = __builtin_cpu_supports("sse4.2");
+#endif
     return NULL;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("sse4.2")))
+static uint32_t
+istore_crc_hw(uint32_t crc, const unsigned char *p, size_t len)
+{
+    uint64_t c = crc;
+
+    for (; len >= sizeof(uint64_t); p += sizeof(uint64_t), len -= sizeof(uint64_t)) {
+        uint64_t v;
+
+        memcpy(&v, p, sizeof(v));
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    crc = (uint32_t)c;
+    while (len--)
+        crc = __builtin_ia32_crc32qi(crc, *p++);
+    return crc;
+}
+#endif
 
 static uint32_t
 istore_crc(uint32_t crc, const void *buf, size_t len)
@@ -132,6 +160,10 @@ istore_crc(uint32_t crc, const void *buf, size_t len)
 
     g_once(&once, istore_crc_init, NULL);
     crc = ~crc;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (istore_crc_use_hw)
+        return ~istore_crc_hw(crc, p, len);
+#endif
     while (len--)
         crc = istore_crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
@@ -209,7 +241,16 @@ istore_create(size_t region_bytes)
 static void
 istore_set_node(Istore *st, const IstoreNodeFixed *f, const char *name)
 {
-    IstoreNodeEnt *e = g_malloc(sizeof(*e) + f->name_len + 1);
+    IstoreNodeEnt *e = g_hash_table_lookup(st->nodes, &f->ino);
+
+    /* the common case, a lookup count that changed: in place */
+    if (e && strlen(e->name) == f->name_len && memcmp(e->name, name, f->name_len) == 0) {
+        e->parent = f->parent;
+        e->nlookup = f->nlookup;
+        e->flags = f->flags;
+        return;
+    }
+    e = g_malloc(sizeof(*e) + f->name_len + 1);
 
     e->ino = f->ino;
     e->parent = f->parent;
