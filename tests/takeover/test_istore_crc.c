@@ -15,9 +15,10 @@
 static void
 test_vector(void)
 {
-    istore_crc(0, "", 0);   /* initializes the table and the CPU check */
-    bool hw = istore_crc_use_hw;
+    bool hw;
 
+    istore_crc(0, "", 0);   /* initializes the table and the CPU check */
+    hw = istore_crc_use_hw;
     istore_crc_use_hw = false;
     g_assert_cmphex(istore_crc(0, "123456789", 9), ==, 0xe3069283u);
     istore_crc_use_hw = hw;
