@@ -214,6 +214,9 @@ fs_write_args_free(void *data)
 {
     FsWriteArgs *a = data;
 
+    /* answered (or dropped at shutdown): the poll()ers its change concerns may read now */
+    ino_write_end(a->f->ino);
+    fs_poll_wake_ino(a->f->ino);
     fs_file_unref(a->f);
     tree_write_unref(g_atomic_pointer_get(&a->op));
     g_free(a);
@@ -293,6 +296,7 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
     a->f = f;
     a->size = size;
     a->host = f->tn.conn;
+    ino_write_begin(f->ino);
     p = fs_pending_new(req, fs_write_answer, fs_write_interrupted, a, fs_write_args_free);
     if (takeover_current_resent()) {
         /* an earlier process read it and may have run it: never twice */

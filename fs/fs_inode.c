@@ -39,6 +39,7 @@ struct FsNode {
     uint32_t rec_flags;     /* INO_REC_* */
     bool dead;              /* restored, but its guest is gone */
     guint64 gen;            /* bumped at each invalidation: a poll()er's "changed" */
+    guint writing;          /* writes in flight on it (their poll wake-ups wait) */
     TreeNode tn;
     GHashTable *children;   /* key -> FsNode (weak: a child unlinks itself) */
 };
@@ -505,7 +506,7 @@ ino_gen(fuse_ino_t ino)
     return n ? n->gen : 0;
 }
 
-void
+bool
 ino_bump_gen(fuse_ino_t ino)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&ino_lock);
@@ -513,4 +514,25 @@ ino_bump_gen(fuse_ino_t ino)
 
     if (n)
         n->gen++;
+    return !n || n->writing == 0;
+}
+
+void
+ino_write_begin(fuse_ino_t ino)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&ino_lock);
+    FsNode *n = ino_by_num ? g_hash_table_lookup(ino_by_num, &ino) : NULL;
+
+    if (n)
+        n->writing++;
+}
+
+void
+ino_write_end(fuse_ino_t ino)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&ino_lock);
+    FsNode *n = ino_by_num ? g_hash_table_lookup(ino_by_num, &ino) : NULL;
+
+    if (n && n->writing > 0)
+        n->writing--;
 }

@@ -53,4 +53,11 @@ int ino_wait_ready(Tree *tree, const TreeNode *tn);
 /* INO's generation: bumped each time the notifier invalidates it (its content changed),
  * so a poll() can tell a change from what the page cache served. 0 when unknown. */
 guint64 ino_gen(fuse_ino_t ino);
-void ino_bump_gen(fuse_ino_t ino);
+/* Bump INO's generation; false while a write is in flight on it: its poll()ers are to be
+ * woken once that write was answered (ino_write_end), not now. During a write the kernel
+ * keeps the size that the writer's O_TRUNC set (0) whatever GETATTR says, so a poll()er
+ * woken now could read an empty file where the new value is. */
+bool ino_bump_gen(fuse_ino_t ino);
+/* A write on INO begins / was answered (then wake its poll()ers: fs_poll_wake_ino). */
+void ino_write_begin(fuse_ino_t ino);
+void ino_write_end(fuse_ino_t ino);

@@ -110,8 +110,8 @@ notify_inval_inode(fuse_ino_t ino)
     if (!fs_state.se || !ino)
         return;
     notify_forget_inode(ino);
-    ino_bump_gen(ino);
-    fs_poll_wake_ino(ino);
+    if (ino_bump_gen(ino))
+        fs_poll_wake_ino(ino);   /* else once the write in flight on it is answered */
 }
 
 static void

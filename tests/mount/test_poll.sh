@@ -73,6 +73,21 @@ watch_done 11
 like "$(head -2 "$TEST_TMP/w.11" | tail -1)" '^woke 0 [0-9.]+ third\\n$' "epoll: the first change wakes with the first value"
 like "$WRES" '^woke 0 [0-9.]+ fourth\\n$' "epoll, level-triggered: after a re-read the set stays quiet until the next change"
 
+# A write answers after its change reached the kernel; a poll()er of the written file is
+# woken only once the write was answered: woken earlier, its read met the size the
+# writer's O_TRUNC left (0) and showed an empty file (1 round in 40 before the fix)
+bad=0
+for i in $(seq 30); do
+    watch_start 12 --twice 10 "$G/description"
+    echo "d$i" > "$G/description"
+    sleep 0.2
+    echo "e$i" > "$G/description"
+    watch_done 12
+    [[ $(head -2 "$TEST_TMP/w.12" | tail -1) == "woke 0 "*" d$i\\n" && $WRES == "woke 0 "*" e$i\\n" ]] ||
+        { bad=$((bad + 1)); echo "# round $i: $(tail -2 "$TEST_TMP/w.12" | tr '\n' '|')"; }
+done
+is "$bad" 0 "30 rounds of two writes: every wake-up reads the value just written"
+
 watch_start 5 10 "$G/reason" "$G/id" "$G/state"
 lvd_virsh destroy test >/dev/null
 watch_done 5
