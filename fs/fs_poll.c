@@ -14,7 +14,8 @@
  * printed beyond what this handle read (checked every FS_POLL_CONSOLE_US while polled:
  * virtlogd's files give no event); events by a readable line.
  *
- * Wake-ups: the notifier after each invalidation (fs_poll_wake_ino), the statistics
+ * Wake-ups: the notifier after each invalidation (fs_poll_wake_ino; for a file with a
+ * write in flight, once that write was answered: see ino_bump_gen), the statistics
  * thread after each fetch, the events streams after each line. A woken handle is
  * notified once and dropped; the kernel polls again, registering a new one.
  *
