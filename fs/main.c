@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,20 +81,6 @@ main_raise_nofile(void)
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             g_warning("cannot raise the descriptor limit: %s", g_strerror(errno));
     }
-}
-
-/* glibc gives each thread that allocates an arena of its own (up to 8 per CPU): what one
- * thread frees stays in its arena. A server whose threads (FUSE workers, loaders, the
- * statistics thread) all allocate from one shared cache gains nothing from more arenas than
- * CPUs, and a 10000-guest mount kept 6 MiB less this way. */
-#define MAIN_ARENAS_PER_CPU 1
-
-static void
-main_limit_arenas(void)
-{
-#ifdef M_ARENA_MAX
-    mallopt(M_ARENA_MAX, MAX(2, (int)g_get_num_processors() * MAIN_ARENAS_PER_CPU));
-#endif
 }
 
 static void
@@ -414,7 +399,6 @@ main_server(Takeover *tk, FsOptions *o)
     int ret = 1;
 
     main_raise_nofile();
-    main_limit_arenas();
     fs_state.modes = o->modes;
     fs_state.mount_time = time(NULL);
     notify_start(o->tree.n_hosts);
