@@ -111,9 +111,9 @@ fs_poll_revents(FsFile *f)
 
 /* ---- waking ---- */
 
-/* Wake F's poller: the kernel asks again (fs_poll), which tells what changed. */
-static void
-fs_poll_fire(FsFile *f)
+/* F is no longer polled: out of the tables; its poll handle (or NULL) is the caller's. */
+static struct fuse_pollhandle *
+fs_poll_detach(FsFile *f)
 {
     struct fuse_pollhandle *ph;
 
@@ -123,6 +123,15 @@ fs_poll_fire(FsFile *f)
     g_mutex_lock(&f->ph_lock);
     ph = g_steal_pointer(&f->ph);
     g_mutex_unlock(&f->ph_lock);
+    return ph;
+}
+
+/* Wake F's poller: the kernel asks again (fs_poll), which tells what changed. */
+static void
+fs_poll_fire(FsFile *f)
+{
+    struct fuse_pollhandle *ph = fs_poll_detach(f);
+
     if (ph) {
         fuse_lowlevel_notify_poll(ph);
         fuse_pollhandle_destroy(ph);
@@ -292,14 +301,8 @@ fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 void
 fs_poll_forget(FsFile *f)
 {
-    struct fuse_pollhandle *ph;
+    struct fuse_pollhandle *ph = fs_poll_detach(f);
 
-    g_mutex_lock(&fs_poll_lock);
-    fs_poll_tables_remove(f);
-    g_mutex_unlock(&fs_poll_lock);
-    g_mutex_lock(&f->ph_lock);
-    ph = g_steal_pointer(&f->ph);
-    g_mutex_unlock(&f->ph_lock);
     if (ph)
         fuse_pollhandle_destroy(ph);
 }
